@@ -1,0 +1,108 @@
+import { InvalidClaimsError } from './errors.js'
+
+/** The verified claims of a token, as the app sees them: a frozen, prototype-free copy. */
+export interface JwtClaims {
+  readonly sub: string
+  readonly iat?: number
+  readonly exp?: number
+  readonly nbf?: number
+  readonly jti?: string
+  readonly iss?: string
+  readonly aud?: string | readonly string[]
+  readonly [claim: string]: unknown
+}
+
+/**
+ * Turns a value that JSON cannot carry (a Date, a class instance, a BigInt…) into one it can:
+ * pyramid_jwt's `json_encoder`. Return the value unchanged to refuse it.
+ */
+export type ClaimEncoder = (value: unknown) => unknown
+
+/** Claims the plugin sets itself; extra claims may not override them. */
+export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['sub', 'iat', 'exp', 'nbf', 'aud', 'iss', 'jti'])
+
+const MAX_DEPTH = 32
+
+/**
+ * A JSON-safe copy of the extra claims given to createJwtToken. Nothing is dropped silently:
+ * a value JSON.stringify would lose or mangle is encoded by `encode` or refused with a TypeError.
+ */
+export function toTokenClaims (extraClaims: unknown, encode: ClaimEncoder | null): Record<string, unknown> {
+  if (extraClaims === undefined) return {}
+  if (!isPlainObject(extraClaims)) {
+    throw new InvalidClaimsError('extra claims must be a plain object')
+  }
+  for (const name of Object.keys(extraClaims)) {
+    if (RESERVED_CLAIMS.has(name)) {
+      throw new InvalidClaimsError(`"${name}" is a reserved claim: it is set from createJwtToken's arguments and options`)
+    }
+  }
+  return toJsonValue(extraClaims, '', encode, new Set(), 0) as Record<string, unknown>
+}
+
+function toJsonValue (value: unknown, path: string, encode: ClaimEncoder | null, ancestors: Set<object>, depth: number): unknown {
+  if (depth > MAX_DEPTH) throw new InvalidClaimsError(`claim "${path}" is nested more than ${MAX_DEPTH} levels deep`)
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value
+    case 'number':
+      if (Number.isFinite(value)) return value
+      break
+    case 'object':
+      if (value === null) return null
+      if (Array.isArray(value) || isPlainObject(value)) return copyContainer(value, path, encode, ancestors, depth)
+      break
+  }
+  if (encode !== null) {
+    const encoded = encode(value)
+    if (encoded !== value) return toJsonValue(encoded, path, encode, ancestors, depth + 1)
+  }
+  throw new InvalidClaimsError(`claim "${path}" holds ${describe(value)}, which JSON cannot carry: convert it, or pass an encodeClaim option`)
+}
+
+function copyContainer (value: object, path: string, encode: ClaimEncoder | null, ancestors: Set<object>, depth: number): unknown {
+  if (ancestors.has(value)) throw new InvalidClaimsError(`claim "${path}" contains a cycle`)
+  ancestors.add(value)
+  let copy: unknown
+  if (Array.isArray(value)) {
+    copy = value.map((item, index) => toJsonValue(item, `${path}[${index}]`, encode, ancestors, depth + 1))
+  } else {
+    const object: Record<string, unknown> = {}
+    for (const [key, item] of Object.entries(value)) {
+      if (key === '__proto__') throw new InvalidClaimsError(`claim "${path}" has a "__proto__" key`)
+      object[key] = toJsonValue(item, path === '' ? key : `${path}.${key}`, encode, ancestors, depth + 1)
+    }
+    copy = object
+  }
+  ancestors.delete(value)
+  return copy
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
+
+function describe (value: unknown): string {
+  if (typeof value === 'number') return String(value)
+  if (typeof value === 'object') return `an instance of ${value === null ? 'null' : value.constructor?.name ?? 'an unknown class'}`
+  return `a value of type ${typeof value}`
+}
+
+/**
+ * A deep, frozen copy of verified claims in null-prototype objects, so that neither a
+ * `__proto__` key nor a later mutation can reach the app through `request.jwtClaims`.
+ */
+export function freezeClaims (payload: Record<string, unknown>): JwtClaims {
+  return freezeValue(payload) as JwtClaims
+}
+
+function freezeValue (value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value
+  if (Array.isArray(value)) return Object.freeze(value.map(freezeValue))
+  const copy: Record<string, unknown> = Object.create(null)
+  for (const key of Object.keys(value)) copy[key] = freezeValue((value as Record<string, unknown>)[key])
+  return Object.freeze(copy)
+}

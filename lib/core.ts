@@ -1,0 +1,29 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { SecurityPolicy } from './policy.js'
+import type { TokenService } from './tokens.js'
+
+/**
+ * Turns a verified userid into extra principals (Pyramid's groupfinder). It runs after the token
+ * is verified, so `request.jwtClaims` is set. Return null (or undefined) to refuse the identity.
+ */
+export type IdentityCallback = (userid: string, request: FastifyRequest) =>
+  readonly string[] | null | undefined | Promise<readonly string[] | null | undefined>
+
+/** What one registration of the plugin resolved at register time, shared by its policies and hooks. */
+export interface SecurityCore {
+  readonly tokens: TokenService
+  readonly policy: SecurityPolicy
+  readonly callback: IdentityCallback | null
+  readonly principalClaims: readonly string[]
+  readonly realm: string
+}
+
+/** Where the plugin keeps its core on the Fastify instance. */
+export const kSecurityCore = Symbol('fastify-jwt-security.core')
+
+/** The core of the plugin registered on the request's instance. */
+export function coreOf (request: FastifyRequest): SecurityCore {
+  const core = (request.server as FastifyInstance & { [kSecurityCore]?: SecurityCore })[kSecurityCore]
+  if (core === undefined) throw new Error('fastify-jwt-security is not registered on this Fastify instance')
+  return core
+}

@@ -1,0 +1,23 @@
+import { InvalidOptionError } from './errors.js'
+
+const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }
+const DURATION = /^(\d{1,9})(s|m|h|d|w)$/
+
+/**
+ * A duration given as seconds or as a string like `'90s'`, `'15m'`, `'2h'`, `'7d'`, `'1w'`.
+ * Strings are strict on purpose: `'1 hour'`, `'1.5h'` and `'-1h'` are mistakes, not durations.
+ */
+export type Duration = number | string
+
+/** Seconds in `value`; throws a coded error naming `option` for anything but a finite, non-negative duration. */
+export function toSeconds (option: string, value: unknown): number {
+  if (typeof value === 'number') {
+    if (Number.isFinite(value) && value >= 0) return value
+    throw new InvalidOptionError(option, 'expected a finite number of seconds, 0 or more')
+  }
+  if (typeof value === 'string') {
+    const match = DURATION.exec(value)
+    if (match !== null) return Number(match[1]) * (UNIT_SECONDS[match[2] as string] as number)
+  }
+  throw new InvalidOptionError(option, 'expected seconds or a duration such as "90s", "15m", "2h", "7d"')
+}

@@ -1,0 +1,64 @@
+import createError from '@fastify/error'
+import processWarning from 'process-warning'
+
+// Every error the plugin can raise, built once. Client-facing messages are fixed texts:
+// nothing from the request, the token or a library ever reaches a response body.
+// docs/errors.md has one entry per code; test/errors.test.ts keeps the two in step.
+
+/** A credential was expected on a protected route and none was sent. */
+export const NoCredentialsError = createError(
+  'FST_JWT_SECURITY_NO_CREDENTIALS', 'Authentication is required', 401)
+
+/** A credential was sent and rejected: bad signature, malformed, wrong audience, identity refused… */
+export const InvalidTokenError = createError(
+  'FST_JWT_SECURITY_INVALID_TOKEN', 'The access token is invalid', 401)
+
+/** A credential was sent and has expired. */
+export const TokenExpiredError = createError(
+  'FST_JWT_SECURITY_TOKEN_EXPIRED', 'The access token expired', 401)
+
+/** The Authorization header is malformed: a scheme with no token, extra parts, several tokens. */
+export const InvalidRequestError = createError(
+  'FST_JWT_SECURITY_INVALID_REQUEST', 'The authorization request is malformed', 400)
+
+/** The identity is known and the security policy denied the permission. */
+export const ForbiddenError = createError(
+  'FST_JWT_SECURITY_FORBIDDEN', 'You do not have permission to perform this action', 403)
+
+/** The security policy or the identity callback threw or returned something it must not. */
+export const PolicyFailedError = createError(
+  'FST_JWT_SECURITY_POLICY_FAILED', 'The security policy failed', 500)
+
+/** A plugin or policy option is missing, of the wrong type or out of range. */
+export const InvalidOptionError = createError(
+  'FST_JWT_SECURITY_INVALID_OPTION', 'Invalid option "%s": %s', 500, TypeError)
+
+/** An HMAC secret is shorter than the hash output or otherwise unfit. */
+export const WeakSecretError = createError(
+  'FST_JWT_SECURITY_WEAK_SECRET', 'Invalid option "%s": %s', 500, RangeError)
+
+/** A key cannot be imported, or does not fit the configured algorithm. */
+export const InvalidKeyError = createError(
+  'FST_JWT_SECURITY_INVALID_KEY', 'Invalid option "%s": %s', 500, TypeError)
+
+/** A token was requested but no signing key is configured (only a public key was given). */
+export const NoSigningKeyError = createError(
+  'FST_JWT_SECURITY_NO_SIGNING_KEY', 'Cannot create a token: no private key or secret is configured', 500)
+
+/** createJwtToken was called with a userid, claims or options it cannot turn into a token. */
+export const InvalidClaimsError = createError(
+  'FST_JWT_SECURITY_INVALID_CLAIMS', 'Cannot create a token: %s', 500, TypeError)
+
+/** Emitted once per process: remember/forget have no meaning for a header policy (as in pyramid_jwt). */
+export const headerPolicyRememberWarning = processWarning.createWarning({
+  name: 'FastifyJwtSecurityWarning',
+  code: 'FST_JWT_SECURITY_W001',
+  message: 'reply.remember() and reply.forget() do nothing with a header policy: send the token from request.createJwtToken() to the client instead'
+})
+
+/** Every code above, for the test that keeps docs/errors.md complete. */
+export const errorCodes: readonly string[] = Object.freeze([
+  NoCredentialsError, InvalidTokenError, TokenExpiredError, InvalidRequestError, ForbiddenError,
+  PolicyFailedError, InvalidOptionError, WeakSecretError, InvalidKeyError, NoSigningKeyError,
+  InvalidClaimsError
+].map((ErrorClass): string => new ErrorClass().code).concat(headerPolicyRememberWarning.code))

@@ -1,0 +1,112 @@
+import type { FastifyRequest } from 'fastify'
+import { headerPolicyRememberWarning, InvalidOptionError } from './errors.js'
+import { JwtPolicy, type Credential, type MalformedCredential } from './jwt-policy.js'
+
+/** Transport options of {@link JwtHeaderPolicy}; token settings come from the plugin options. */
+export interface JwtHeaderPolicyOptions {
+  /**
+   * The header that carries the token. With `Authorization` (the default) the value is
+   * `<authType> <token>`; any other header carries the bare token.
+   */
+  header?: string
+  /**
+   * The scheme of the Authorization header, matched case-insensitively: `'Bearer'` (default) or
+   * pyramid_jwt's `'JWT'`, which also accepts pyramid_jwtauth's `JWT token="<token>"` form.
+   */
+  authType?: string
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const SPACE = 0x20
+const TAB = 0x09
+
+const malformed = (reason: string): MalformedCredential => Object.freeze({ error: 'invalid_request', reason })
+const CREDENTIALS_MISSING = malformed('credentials_missing')
+const HEADER_MALFORMED = malformed('header_malformed')
+const HEADER_DUPLICATED = malformed('header_duplicated')
+
+/**
+ * The header JWT policy: `Authorization: Bearer <jwt>` by default.
+ * `reply.remember()` and `reply.forget()` do nothing here but warn once, as in pyramid_jwt: the
+ * client keeps the token that `request.createJwtToken()` returned.
+ * @example
+ * await app.register(jwtSecurity, { secret, policy: new JwtHeaderPolicy({ authType: 'JWT' }) })
+ */
+export class JwtHeaderPolicy extends JwtPolicy {
+  /** The header name, lower-cased. */
+  readonly header: string
+  /** The scheme, as configured; null when the token travels bare in a custom header. */
+  readonly authType: string | null
+  /** The scheme of the 401 challenge: `authType`, or `Bearer` for a custom header. */
+  readonly challengeScheme: string
+  readonly #scheme: string
+
+  constructor (options: JwtHeaderPolicyOptions = {}) {
+    super()
+    const { header = 'Authorization', authType = 'Bearer' } = options
+    if (typeof header !== 'string' || !TOKEN.test(header)) throw new InvalidOptionError('header', 'expected an HTTP header name')
+    if (typeof authType !== 'string' || !TOKEN.test(authType)) throw new InvalidOptionError('authType', 'expected an HTTP authentication scheme name')
+    this.header = header.toLowerCase()
+    this.authType = this.header === 'authorization' ? authType : null
+    this.challengeScheme = this.authType ?? 'Bearer'
+    this.#scheme = authType.toLowerCase()
+  }
+
+  protected readCredential (request: FastifyRequest): Credential {
+    const value = request.headers[this.header]
+    if (value === undefined) return null
+    if (typeof value !== 'string') return HEADER_DUPLICATED
+    if (this.authType === null) return readBareToken(value)
+    return this.#readAuthorization(value, request)
+  }
+
+  #readAuthorization (value: string, request: FastifyRequest): Credential {
+    const scheme = this.#scheme
+    const end = scheme.length
+    if (value.length < end || value.slice(0, end).toLowerCase() !== scheme) return null
+    if (value.length === end) return CREDENTIALS_MISSING
+    const separator = value.charCodeAt(end)
+    // "Bearer\t<t>" is a malformed Bearer header; "BearerX <t>" or "Bearer:<t>" is another scheme.
+    if (separator === TAB) return HEADER_MALFORMED
+    if (separator !== SPACE) return null
+    let start = end + 1
+    while (value.charCodeAt(start) === SPACE) start++
+    if (start === value.length) return CREDENTIALS_MISSING
+    let token = value.slice(start)
+    if (token.includes(' ') || token.includes('\t')) return HEADER_MALFORMED
+    if (scheme === 'jwt' && token.startsWith('token=')) token = unquote(token.slice(6))
+    if (hasDuplicateAuthorization(request.raw.rawHeaders)) return HEADER_DUPLICATED
+    return token
+  }
+
+  /** Does nothing but warn once: a header policy has no state to set. */
+  remember (): void {
+    headerPolicyRememberWarning()
+  }
+
+  /** Does nothing but warn once: a header policy has no state to clear. */
+  forget (): void {
+    headerPolicyRememberWarning()
+  }
+}
+
+function readBareToken (value: string): Credential {
+  if (value.length === 0) return CREDENTIALS_MISSING
+  // Node joins repeated custom headers with ", ": several tokens in one request.
+  if (value.includes(',')) return HEADER_DUPLICATED
+  return value
+}
+
+function unquote (value: string): string {
+  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value
+}
+
+// Node keeps only the first Authorization header of a request; rawHeaders still has them all.
+function hasDuplicateAuthorization (rawHeaders: string[]): boolean {
+  let seen = 0
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index] as string
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) return true
+  }
+  return false
+}

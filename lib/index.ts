@@ -1,0 +1,143 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { AuthFailure } from './auth-failure.js'
+import { buildChallenges } from './challenges.js'
+import type { JwtClaims } from './claims.js'
+import { kSecurityCore, type SecurityCore } from './core.js'
+import { identityHook } from './identity-hook.js'
+import type { JwtIdentity } from './jwt-policy.js'
+import { importKeys } from './keys.js'
+import { resolveOptions, type JwtSecurityOptions } from './options.js'
+import { PermissionChecker, type PermissionHook, type PermitsOptions } from './permits.js'
+import type { PermitsResult } from './policy.js'
+import { TokenService, type CreateTokenOptions } from './tokens.js'
+
+/**
+ * Permissions an app declares to get compile-time checked permission names:
+ * @example
+ * declare module 'fastify-jwt-security' {
+ *   interface Permissions { view: true, edit: true }
+ * }
+ * app.permits('veiw') // compile error
+ */
+export interface Permissions {}
+
+/**
+ * Types an app declares for its identity and claims:
+ * @example
+ * declare module 'fastify-jwt-security' {
+ *   interface SecurityTypes { identity: User, claims: { roles: string[] } }
+ * }
+ */
+export interface SecurityTypes {}
+
+/** A permission name: any string, or one of the declared {@link Permissions}. */
+export type Permission = [keyof Permissions] extends [never] ? string : Extract<keyof Permissions, string>
+
+/** The type of `request.identity` when not null: the declared one, else {@link JwtIdentity}. */
+export type Identity = SecurityTypes extends { identity: infer I } ? I : JwtIdentity
+
+/** The type of `request.jwtClaims` when not null: {@link JwtClaims} and the declared claims. */
+export type Claims = SecurityTypes extends { claims: infer C } ? JwtClaims & Readonly<C> : JwtClaims
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** What the security policy's `identity()` returned, or null. Resolved once, in onRequest. */
+    identity: Identity | null
+    /** The verified claims of the request's token, or null. */
+    jwtClaims: Claims | null
+    /** The authenticated userid, or null. */
+    authenticatedUserid: string | null
+    /** True when `authenticatedUserid` is not null. */
+    isAuthenticated: boolean
+    /** Why a presented credential was refused, or null. */
+    authFailure: AuthFailure | null
+    /** Asks the security policy whether this request may exercise `permission` on `context`. */
+    hasPermission (permission: Permission, context?: unknown): Promise<PermitsResult>
+    /** Creates a signed token for `userid` with the plugin's settings. */
+    createJwtToken (userid: string | number, extraClaims?: Record<string, unknown>, options?: CreateTokenOptions): Promise<string>
+  }
+  interface FastifyReply {
+    /** Calls the policy's `remember` (the cookie policy sets its cookie; the header policy warns). */
+    remember (userid: string, claims?: Record<string, unknown>): Promise<void>
+    /** Calls the policy's `forget` (the cookie policy clears its cookie; the header policy warns). */
+    forget (): Promise<void>
+  }
+  interface FastifyInstance {
+    /** A route hook (preHandler or onRequest) that requires `permission`: 401, 400 or 403 otherwise. */
+    permits (permission: Permission, options?: PermitsOptions): PermissionHook
+    /** Creates a signed token, as `request.createJwtToken`, for scripts and tests. */
+    createJwtToken (userid: string | number, extraClaims?: Record<string, unknown>, options?: CreateTokenOptions): Promise<string>
+  }
+  interface FastifyContextConfig {
+    /** The permission this route requires, checked in onRequest. */
+    permission?: Permission
+    /** The context handed to `policy.permits` for this route. */
+    context?: unknown
+  }
+}
+
+const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurity (fastify, options) {
+  const settings = resolveOptions(options)
+  const tokens = new TokenService({ ...settings, keys: await importKeys(settings) })
+  const { policy } = settings
+  const scheme = (policy as { challengeScheme?: unknown }).challengeScheme ?? 'Bearer'
+  const checker = new PermissionChecker(policy, buildChallenges(String(scheme), settings.realm))
+  const core: SecurityCore = Object.freeze({
+    tokens, policy, callback: settings.callback, principalClaims: settings.principalClaims, realm: settings.realm
+  })
+
+  fastify.decorate(kSecurityCore, core)
+  fastify.decorate('permits', (permission: string, permitsOptions?: PermitsOptions) => checker.hook(permission, permitsOptions))
+  fastify.decorate('createJwtToken', (userid: unknown, extraClaims?: unknown, tokenOptions?: CreateTokenOptions) =>
+    tokens.sign(userid, extraClaims, tokenOptions))
+
+  fastify.decorateRequest('identity', null)
+  fastify.decorateRequest('jwtClaims', null)
+  fastify.decorateRequest('authenticatedUserid', null)
+  fastify.decorateRequest('isAuthenticated', false)
+  fastify.decorateRequest('authFailure', null)
+  fastify.decorateRequest('hasPermission', function (this: FastifyRequest, permission: string, context?: unknown) {
+    return checker.check(this, permission, context)
+  })
+  fastify.decorateRequest('createJwtToken', function (userid: unknown, extraClaims?: unknown, tokenOptions?: CreateTokenOptions) {
+    return tokens.sign(userid, extraClaims, tokenOptions)
+  })
+  fastify.decorateReply('remember', async function (userid: string, claims?: Record<string, unknown>) {
+    await policy.remember(this.request, this, userid, claims)
+  })
+  fastify.decorateReply('forget', async function () {
+    await policy.forget(this.request, this)
+  })
+
+  fastify.addHook('onRequest', identityHook(policy))
+  fastify.addHook('onRoute', (route) => checker.addRouteHook(route))
+}
+
+/**
+ * The plugin: resolves `request.identity` with the security policy on every request and adds
+ * permission checks, token creation and remember/forget.
+ * @example
+ * await app.register(jwtSecurity, { secret: process.env.JWT_SECRET, expiresIn: '1h' })
+ * app.get('/articles', { preHandler: app.permits('view') }, async (request) => request.identity)
+ */
+const jwtSecurity = fp(plugin, { fastify: '5.x', name: 'fastify-jwt-security' })
+export default jwtSecurity
+export { jwtSecurity }
+
+export type { JwtSecurityOptions } from './options.js'
+export type { AuthFailure } from './auth-failure.js'
+export type { JwtClaims, ClaimEncoder } from './claims.js'
+export type { IdentityCallback } from './core.js'
+export type { Duration } from './durations.js'
+export type { Algorithm, Secret, AsymmetricKey } from './keys.js'
+export type { PermitsOptions, PermissionHook, ContextSource } from './permits.js'
+export type { CreateTokenOptions } from './tokens.js'
+export type { JwtIdentity, Credential, MalformedCredential } from './jwt-policy.js'
+export type { JwtHeaderPolicyOptions } from './header-policy.js'
+export type { SecurityPolicy, MaybePromise } from './policy.js'
+export { Allowed, Denied, PermitsResult } from './policy.js'
+export { JwtPolicy } from './jwt-policy.js'
+export { JwtHeaderPolicy } from './header-policy.js'
+export { Everyone, Authenticated } from './principals.js'
+export * as errors from './errors.js'

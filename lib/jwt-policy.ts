@@ -1,0 +1,114 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { recordAuthFailure, type AuthFailure } from './auth-failure.js'
+import type { JwtClaims } from './claims.js'
+import { coreOf, type SecurityCore } from './core.js'
+import { PolicyFailedError } from './errors.js'
+import { Allowed, Denied, type PermitsResult, type SecurityPolicy } from './policy.js'
+import { ANONYMOUS_PRINCIPALS, Authenticated, Everyone, isReservedUserid } from './principals.js'
+import { TokenRejection } from './tokens.js'
+
+/** The identity the built-in JWT policies put on `request.identity`. */
+export interface JwtIdentity {
+  /** The token's `sub`. */
+  readonly userid: string
+  /** `system.Everyone`, `system.Authenticated`, the userid, then the callback's (or the claims') principals. */
+  readonly principals: readonly string[]
+  /** The verified claims, as on `request.jwtClaims`. */
+  readonly claims: JwtClaims
+}
+
+/** A malformed request (RFC 6750 `invalid_request`), as opposed to a malformed token. */
+export type MalformedCredential = AuthFailure & { readonly error: 'invalid_request' }
+
+/** What a transport read from a request: a token, nothing, or a malformed request. */
+export type Credential = string | null | MalformedCredential
+
+const IDENTITY_REJECTED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'identity_rejected' })
+const SUBJECT_RESERVED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'subject_reserved', claim: 'sub' })
+
+/**
+ * What the header and cookie policies share: verify the token with the plugin's settings, run the
+ * identity callback, and grant a permission when a principal equals it. Subclasses only say where
+ * the token travels.
+ */
+export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
+  /** Reads the token from the request. Must not throw for anything a client can send. */
+  protected abstract readCredential (request: FastifyRequest): Credential
+
+  /** Verifies the request's token; null when there is none or it is refused (see `request.authFailure`). */
+  identity (request: FastifyRequest): JwtIdentity | null | Promise<JwtIdentity | null> {
+    const credential = this.readCredential(request)
+    if (credential === null) return null
+    if (typeof credential !== 'string') {
+      recordAuthFailure(request, credential)
+      return null
+    }
+    return this.#identify(request, credential)
+  }
+
+  async #identify (request: FastifyRequest, token: string): Promise<JwtIdentity | null> {
+    const core = coreOf(request)
+    let claims: JwtClaims
+    try {
+      claims = await core.tokens.verify(token)
+    } catch (error) {
+      const { reason, claim } = error as TokenRejection
+      recordAuthFailure(request, { error: 'invalid_token', reason, claim })
+      return null
+    }
+    if (isReservedUserid(claims.sub)) {
+      recordAuthFailure(request, SUBJECT_RESERVED)
+      return null
+    }
+    request.jwtClaims = claims
+    const principals = await principalsOf(core, claims, request)
+    if (principals === null) {
+      request.jwtClaims = null
+      recordAuthFailure(request, IDENTITY_REJECTED)
+      return null
+    }
+    return Object.freeze({ userid: claims.sub, principals, claims })
+  }
+
+  /** The identity's userid, or null. */
+  authenticatedUserid (request: FastifyRequest): string | null {
+    return (request.identity as JwtIdentity | null)?.userid ?? null
+  }
+
+  /** Allowed when one of the request's principals equals `permission`. */
+  permits (request: FastifyRequest, _context: unknown, permission: string): PermitsResult {
+    const principals = (request.identity as JwtIdentity | null)?.principals ?? ANONYMOUS_PRINCIPALS
+    return principals.includes(permission)
+      ? new Allowed('principal %o grants %o', permission, permission)
+      : new Denied('none of the principals %o is %o', principals, permission)
+  }
+
+  abstract remember (request: FastifyRequest, reply: FastifyReply, userid: string, claims?: Record<string, unknown>): void | Promise<void>
+  abstract forget (request: FastifyRequest, reply: FastifyReply): void | Promise<void>
+}
+
+async function principalsOf (core: SecurityCore, claims: JwtClaims, request: FastifyRequest): Promise<string[] | null> {
+  const base = [Everyone, Authenticated, claims.sub]
+  if (core.callback === null) {
+    for (const name of core.principalClaims) {
+      const value = claims[name]
+      if (Array.isArray(value)) {
+        for (const item of value) if (typeof item === 'string') base.push(item)
+      }
+    }
+    return base
+  }
+  let extra: unknown
+  try {
+    extra = await core.callback(claims.sub, request)
+  } catch (error) {
+    request.log.error({ err: error }, 'the identity callback threw')
+    throw new PolicyFailedError()
+  }
+  if (extra === null || extra === undefined) return null
+  if (!Array.isArray(extra) || !extra.every((item) => typeof item === 'string')) {
+    request.log.error('the identity callback must return an array of strings, or null to refuse the identity')
+    throw new PolicyFailedError()
+  }
+  return base.concat(extra)
+}

@@ -1,0 +1,170 @@
+import { createPrivateKey, createPublicKey, KeyObject, webcrypto, type JsonWebKey } from 'node:crypto'
+import { importJWK, type JWK } from 'jose'
+import { InvalidKeyError, InvalidOptionError, WeakSecretError } from './errors.js'
+
+type CryptoKey = webcrypto.CryptoKey
+
+/** The JWS algorithms the plugin signs and verifies with. */
+export type Algorithm =
+  | 'HS256' | 'HS384' | 'HS512'
+  | 'RS256' | 'RS384' | 'RS512'
+  | 'PS256' | 'PS384' | 'PS512'
+  | 'ES256' | 'ES384' | 'ES512'
+  | 'EdDSA' | 'Ed25519'
+
+/** An HMAC secret: at least as many bytes as the hash output (32, 48 or 64). */
+export type Secret = string | Uint8Array | KeyObject
+
+/** A private or public key: PEM text, a JWK, a KeyObject or a CryptoKey. */
+export type AsymmetricKey = string | Uint8Array | JWK | KeyObject | CryptoKey
+
+/** The key material of one configuration, imported once at register time. */
+export interface KeyInput {
+  algorithm: Algorithm
+  secret?: Secret | undefined
+  privateKey?: AsymmetricKey | undefined
+  publicKey?: AsymmetricKey | undefined
+  passphrase?: string | undefined
+}
+
+export interface ImportedKeys {
+  readonly algorithm: Algorithm
+  readonly signingKey: CryptoKey | null
+  readonly verificationKey: CryptoKey
+}
+
+const HMAC_HASH: Readonly<Record<string, { hash: string, bytes: number }>> = {
+  HS256: { hash: 'SHA-256', bytes: 32 },
+  HS384: { hash: 'SHA-384', bytes: 48 },
+  HS512: { hash: 'SHA-512', bytes: 64 }
+}
+
+// The OpenSSL names of the curves, as KeyObject.asymmetricKeyDetails reports them.
+const KEY_TYPES: Readonly<Record<string, { type: string, curve?: string }>> = {
+  RS256: { type: 'rsa' },
+  RS384: { type: 'rsa' },
+  RS512: { type: 'rsa' },
+  PS256: { type: 'rsa' },
+  PS384: { type: 'rsa' },
+  PS512: { type: 'rsa' },
+  ES256: { type: 'ec', curve: 'prime256v1' },
+  ES384: { type: 'ec', curve: 'secp384r1' },
+  ES512: { type: 'ec', curve: 'secp521r1' },
+  EdDSA: { type: 'ed25519' },
+  Ed25519: { type: 'ed25519' }
+}
+
+/** Every supported algorithm, for option validation. */
+export const ALGORITHMS: ReadonlySet<string> = new Set([...Object.keys(HMAC_HASH), ...Object.keys(KEY_TYPES)])
+
+const MIN_RSA_BITS = 2048
+// Every forged signature costs the server one verification: very large keys make that a lever.
+const MAX_RSA_BITS = 4096
+const MIN_DISTINCT_SECRET_BYTES = 10
+
+/** True for the HMAC algorithms. */
+export function isHmac (algorithm: Algorithm): boolean {
+  return algorithm in HMAC_HASH
+}
+
+/** Imports the keys of one configuration as CryptoKeys, refusing anything weak or mismatched. */
+export async function importKeys (input: KeyInput): Promise<ImportedKeys> {
+  const { algorithm } = input
+  if (isHmac(algorithm)) {
+    if (input.privateKey !== undefined || input.publicKey !== undefined) {
+      throw new InvalidOptionError('privateKey', `${algorithm} takes a secret, not a private or public key`)
+    }
+    const key = await importSecret(algorithm, input.secret)
+    return Object.freeze({ algorithm, signingKey: key, verificationKey: key })
+  }
+  if (input.secret !== undefined) {
+    throw new InvalidOptionError('secret', `${algorithm} takes privateKey and/or publicKey, not a secret`)
+  }
+  if (input.privateKey === undefined && input.publicKey === undefined) {
+    throw new InvalidOptionError('privateKey', `${algorithm} needs privateKey (to sign and verify) or publicKey (to verify)`)
+  }
+  const privateKey = input.privateKey === undefined
+    ? null
+    : readAsymmetricKey('privateKey', input.privateKey, 'private', algorithm, input.passphrase)
+  const publicKey = input.publicKey === undefined
+    ? createPublicKey(privateKey as KeyObject)
+    : readAsymmetricKey('publicKey', input.publicKey, 'public', algorithm, undefined)
+  return Object.freeze({
+    algorithm,
+    signingKey: privateKey === null ? null : await toCryptoKey(privateKey, algorithm),
+    verificationKey: await toCryptoKey(publicKey, algorithm)
+  })
+}
+
+async function importSecret (algorithm: Algorithm, secret: Secret | undefined): Promise<CryptoKey> {
+  const { hash, bytes: minimum } = HMAC_HASH[algorithm] as { hash: string, bytes: number }
+  if (secret === undefined || secret === null) {
+    throw new InvalidOptionError('secret', `${algorithm} needs a secret of at least ${minimum} bytes`)
+  }
+  const bytes = secretBytes(secret)
+  const text = Buffer.from(bytes).toString('latin1').trimStart()
+  if (text.startsWith('-----BEGIN') || text.startsWith('{') || text.startsWith('ssh-')) {
+    throw new InvalidKeyError('secret', 'this looks like a key, not an HMAC secret; use privateKey/publicKey with an asymmetric algorithm')
+  }
+  if (bytes.length < minimum) {
+    throw new WeakSecretError('secret', `${algorithm} needs at least ${minimum} bytes, got ${bytes.length}`)
+  }
+  if (new Set(bytes).size < MIN_DISTINCT_SECRET_BYTES) {
+    throw new WeakSecretError('secret', 'too few distinct characters: use random bytes')
+  }
+  return await webcrypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash }, false, ['sign', 'verify'])
+}
+
+function secretBytes (secret: Secret): Uint8Array {
+  if (typeof secret === 'string') return Buffer.from(secret, 'utf8')
+  if (secret instanceof Uint8Array) return Uint8Array.from(secret)
+  if (secret instanceof KeyObject && secret.type === 'secret') return secret.export()
+  throw new InvalidOptionError('secret', 'expected a string, a Uint8Array or a secret KeyObject')
+}
+
+function readAsymmetricKey (
+  option: string, value: AsymmetricKey, kind: 'private' | 'public', algorithm: Algorithm, passphrase: string | undefined
+): KeyObject {
+  const keyObject = parseKey(option, value, kind, passphrase)
+  const expected = KEY_TYPES[algorithm] as { type: string, curve?: string }
+  const details = keyObject.asymmetricKeyDetails ?? {}
+  if (keyObject.asymmetricKeyType !== expected.type || (expected.curve !== undefined && details.namedCurve !== expected.curve)) {
+    throw new InvalidKeyError(option, `this ${keyObject.asymmetricKeyType ?? 'unknown'} key does not fit ${algorithm}`)
+  }
+  if (expected.type === 'rsa') {
+    const bits = details.modulusLength ?? 0
+    if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
+      throw new InvalidKeyError(option, `RSA keys must have ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits, got ${bits}`)
+    }
+  }
+  return keyObject
+}
+
+function parseKey (option: string, value: AsymmetricKey, kind: 'private' | 'public', passphrase: string | undefined): KeyObject {
+  let keyObject: KeyObject
+  try {
+    if (value instanceof KeyObject) {
+      keyObject = value
+    } else if (value instanceof webcrypto.CryptoKey) {
+      keyObject = KeyObject.from(value)
+    } else if (typeof value === 'string' || value instanceof Uint8Array) {
+      keyObject = kind === 'private'
+        ? createPrivateKey({ key: Buffer.from(value), format: 'pem', ...(passphrase === undefined ? {} : { passphrase }) })
+        : createPublicKey({ key: Buffer.from(value), format: 'pem' })
+    } else {
+      keyObject = kind === 'private'
+        ? createPrivateKey({ key: value as JsonWebKey, format: 'jwk' })
+        : createPublicKey({ key: value as JsonWebKey, format: 'jwk' })
+    }
+  } catch {
+    throw new InvalidKeyError(option, `cannot be read as a ${kind} key (PEM text, JWK, KeyObject or CryptoKey)`)
+  }
+  if (keyObject.type === 'secret' || (kind === 'private' && keyObject.type !== 'private')) {
+    throw new InvalidKeyError(option, `expected a ${kind} key, got a ${keyObject.type} key`)
+  }
+  return kind === 'public' && keyObject.type === 'private' ? createPublicKey(keyObject) : keyObject
+}
+
+async function toCryptoKey (keyObject: KeyObject, algorithm: Algorithm): Promise<CryptoKey> {
+  return await importJWK(keyObject.export({ format: 'jwk' }) as JWK, algorithm) as CryptoKey
+}

@@ -1,0 +1,180 @@
+import type { ClaimEncoder } from './claims.js'
+import type { IdentityCallback } from './core.js'
+import { toSeconds, type Duration } from './durations.js'
+import { InvalidOptionError } from './errors.js'
+import { JwtHeaderPolicy } from './header-policy.js'
+import { ALGORITHMS, type Algorithm, type AsymmetricKey, type Secret } from './keys.js'
+import type { SecurityPolicy } from './policy.js'
+
+/** Options of the plugin. docs/options.md has one heading per option. */
+export interface JwtSecurityOptions {
+  /** HMAC secret for the HS* algorithms: at least 32, 48 or 64 bytes for HS256, HS384, HS512. */
+  secret?: Secret
+  /** Private key for the RS*, PS*, ES* and EdDSA algorithms: signs tokens, and its public half verifies them. */
+  privateKey?: AsymmetricKey
+  /** Public key that verifies tokens; alone, the plugin verifies but cannot create tokens. */
+  publicKey?: AsymmetricKey
+  /** Passphrase of an encrypted PEM `privateKey`. */
+  passphrase?: string
+  /** The one algorithm tokens are signed and verified with. Default `'HS512'`, as pyramid_jwt. */
+  algorithm?: Algorithm
+  /** Lifetime of created tokens, seconds or a duration string. Default `'1h'`. `false` creates and accepts tokens without `exp`. */
+  expiresIn?: Duration | false
+  /** Audience put in created tokens and required in verified ones (one match is enough). */
+  audience?: string | string[]
+  /** Issuer put in created tokens and required, exactly, in verified ones. */
+  issuer?: string
+  /** Clock skew allowed on exp, nbf and iat, seconds or a duration string (at most 300 s). Default 0. */
+  leeway?: Duration
+  /** Oldest `iat` accepted, seconds or a duration string. Default: no limit beyond `exp`. */
+  maxTokenAge?: Duration
+  /** `typ` header put in created tokens (default `'JWT'`); when set, verified tokens must carry it. */
+  typ?: string
+  /** Longest token accepted, in characters; longer ones are refused before any decoding. Default 8192. */
+  maxTokenLength?: number
+  /** Pyramid's groupfinder: extra principals for a verified userid, or null to refuse the identity. */
+  callback?: IdentityCallback
+  /** Claims whose string arrays become principals when there is no callback. Default `['roles', 'permissions']`. */
+  principalClaims?: string[]
+  /** Turns claim values JSON cannot carry into ones it can (pyramid_jwt's `json_encoder`). */
+  encodeClaim?: ClaimEncoder
+  /** The security policy. Default: a {@link JwtHeaderPolicy} with the default transport. */
+  policy?: SecurityPolicy
+  /** The realm of `WWW-Authenticate` challenges. Default `'api'`. */
+  realm?: string
+  /** The clock, in milliseconds since the epoch, for tests and replays. Default `Date.now`. */
+  now?: () => number
+}
+
+/** The options after validation, with durations in seconds. */
+export interface ResolvedOptions {
+  readonly secret: Secret | undefined
+  readonly privateKey: AsymmetricKey | undefined
+  readonly publicKey: AsymmetricKey | undefined
+  readonly passphrase: string | undefined
+  readonly algorithm: Algorithm
+  readonly expiresIn: number | null
+  readonly audience: string | readonly string[] | undefined
+  readonly issuer: string | undefined
+  readonly leeway: number
+  readonly maxTokenAge: number | undefined
+  readonly typ: string | undefined
+  readonly maxTokenLength: number
+  readonly callback: IdentityCallback | null
+  readonly principalClaims: readonly string[]
+  readonly encodeClaim: ClaimEncoder | null
+  readonly policy: SecurityPolicy
+  readonly realm: string
+  readonly now: (() => number) | null
+}
+
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+  'secret', 'privateKey', 'publicKey', 'passphrase', 'algorithm', 'expiresIn', 'audience', 'issuer', 'leeway',
+  'maxTokenAge', 'typ', 'maxTokenLength', 'callback', 'principalClaims', 'encodeClaim', 'policy', 'realm', 'now'
+])
+const MAX_LEEWAY = 300
+// RFC 6750 §3: quoted auth-param values may only use %x20-21 / %x23-5B / %x5D-7E.
+const QUOTABLE = /^[\x20\x21\x23-\x5B\x5D-\x7E]+$/
+const TOKEN_LENGTH_LIMITS = { min: 64, max: 65536 }
+
+/** Validates the plugin options, throwing a coded error that names the first wrong one. */
+export function resolveOptions (options: JwtSecurityOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object')
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(name)) throw new InvalidOptionError(name, 'unknown option')
+  }
+  const algorithm = options.algorithm ?? 'HS512'
+  if (!ALGORITHMS.has(algorithm)) throw new InvalidOptionError('algorithm', `expected one of ${[...ALGORITHMS].join(', ')}`)
+  return Object.freeze({
+    secret: options.secret,
+    privateKey: options.privateKey,
+    publicKey: options.publicKey,
+    passphrase: optionalString('passphrase', options.passphrase),
+    algorithm,
+    expiresIn: resolveExpiresIn(options.expiresIn),
+    audience: resolveAudience(options.audience),
+    issuer: optionalString('issuer', options.issuer),
+    leeway: resolveLeeway(options.leeway),
+    maxTokenAge: options.maxTokenAge === undefined ? undefined : positiveSeconds('maxTokenAge', options.maxTokenAge),
+    typ: optionalString('typ', options.typ),
+    maxTokenLength: resolveMaxTokenLength(options.maxTokenLength),
+    callback: optionalFunction('callback', options.callback),
+    principalClaims: resolvePrincipalClaims(options.principalClaims),
+    encodeClaim: optionalFunction('encodeClaim', options.encodeClaim),
+    policy: resolvePolicy(options.policy),
+    realm: resolveRealm(options.realm),
+    now: optionalFunction('now', options.now)
+  })
+}
+
+function resolveExpiresIn (value: Duration | false | undefined): number | null {
+  if (value === false) return null
+  return positiveSeconds('expiresIn', value ?? 3600)
+}
+
+function positiveSeconds (option: string, value: unknown): number {
+  const seconds = toSeconds(option, value)
+  if (seconds <= 0) throw new InvalidOptionError(option, 'must be more than 0 seconds')
+  return seconds
+}
+
+function resolveLeeway (value: Duration | undefined): number {
+  const seconds = toSeconds('leeway', value ?? 0)
+  if (seconds > MAX_LEEWAY) throw new InvalidOptionError('leeway', `at most ${MAX_LEEWAY} seconds`)
+  return seconds
+}
+
+function resolveAudience (value: unknown): string | readonly string[] | undefined {
+  if (value === undefined) return undefined
+  if (typeof value === 'string' && value.length > 0) return value
+  if (Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string' && item.length > 0)) {
+    return Object.freeze([...value])
+  }
+  throw new InvalidOptionError('audience', 'expected a non-empty string or a non-empty array of them (regular expressions are not accepted)')
+}
+
+function resolveMaxTokenLength (value: unknown): number {
+  if (value === undefined) return 8192
+  if (Number.isSafeInteger(value) && (value as number) >= TOKEN_LENGTH_LIMITS.min && (value as number) <= TOKEN_LENGTH_LIMITS.max) {
+    return value as number
+  }
+  throw new InvalidOptionError('maxTokenLength', `expected an integer from ${TOKEN_LENGTH_LIMITS.min} to ${TOKEN_LENGTH_LIMITS.max}`)
+}
+
+function resolvePrincipalClaims (value: unknown): readonly string[] {
+  if (value === undefined) return Object.freeze(['roles', 'permissions'])
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string' && item.length > 0)) return Object.freeze([...value])
+  throw new InvalidOptionError('principalClaims', 'expected an array of claim names')
+}
+
+function resolvePolicy (value: unknown): SecurityPolicy {
+  if (value === undefined) return new JwtHeaderPolicy()
+  const policy = value as Partial<SecurityPolicy>
+  for (const method of ['identity', 'permits', 'remember', 'forget'] as const) {
+    if (typeof policy?.[method] !== 'function') {
+      throw new InvalidOptionError('policy', `expected a SecurityPolicy: "${method}" is not a function`)
+    }
+  }
+  if (policy.authenticatedUserid !== undefined && typeof policy.authenticatedUserid !== 'function') {
+    throw new InvalidOptionError('policy', 'expected a SecurityPolicy: "authenticatedUserid" is not a function')
+  }
+  return value as SecurityPolicy
+}
+
+function resolveRealm (value: unknown): string {
+  if (value === undefined) return 'api'
+  if (typeof value === 'string' && QUOTABLE.test(value)) return value
+  throw new InvalidOptionError('realm', 'expected a non-empty string of printable ASCII without " or \\')
+}
+
+function optionalString (option: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value === 'string' && value.length > 0) return value
+  throw new InvalidOptionError(option, 'expected a non-empty string')
+}
+
+function optionalFunction<T> (option: string, value: T | undefined): T | null {
+  if (value === undefined) return null
+  if (typeof value === 'function') return value
+  throw new InvalidOptionError(option, 'expected a function')
+}

@@ -1,0 +1,90 @@
+import { format } from 'node:util'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+/** A value or a promise of it: every policy method may be sync or async. */
+export type MaybePromise<T> = T | Promise<T>
+
+/**
+ * The result of a permission check that explains itself, as Pyramid's `PermitsResult`.
+ * `msg` is built from the format string and its arguments only when read (util.format rules:
+ * `%s`, `%d`, `%j`, `%o`), so a check on the request path never pays for the message.
+ */
+export abstract class PermitsResult {
+  /** True for {@link Allowed}, false for {@link Denied}. */
+  abstract readonly allowed: boolean
+  /** The format string given to the constructor. */
+  readonly template: string
+  /** The arguments given to the constructor. */
+  readonly args: readonly unknown[]
+
+  constructor (template: string, ...args: unknown[]) {
+    this.template = template
+    this.args = args
+  }
+
+  /** The explanation: `template` formatted with `args`. */
+  get msg (): string {
+    return format(this.template, ...this.args)
+  }
+
+  toString (): string {
+    return this.msg
+  }
+}
+
+/**
+ * A permission granted.
+ * @example
+ * return new Allowed('%s may %s', userid, permission)
+ */
+export class Allowed extends PermitsResult {
+  readonly allowed = true
+}
+
+/**
+ * A permission refused. The message is for logs and debugging: it never reaches a response body.
+ * @example
+ * return new Denied('no principal of %o grants %s', principals, permission)
+ */
+export class Denied extends PermitsResult {
+  readonly allowed = false
+}
+
+/**
+ * Pyramid 2.0's security policy, for Fastify. The plugin calls `identity` once per request
+ * (in an onRequest hook) and keeps the result on `request.identity`; route permission checks call
+ * `permits`; `reply.remember()` and `reply.forget()` call `remember` and `forget`.
+ * Every method may return a promise.
+ *
+ * @typeParam Identity - what `identity` returns for an authenticated request.
+ * @example
+ * class ApiKeyPolicy implements SecurityPolicy<{ userid: string }> {
+ *   identity (request) { return keys.get(String(request.headers['x-api-key'])) ?? null }
+ *   permits (request, context, permission) { return request.identity !== null }
+ *   remember () {}
+ *   forget () {}
+ * }
+ */
+export interface SecurityPolicy<Identity = unknown> {
+  /** The identity behind the request, or null for an anonymous (or rejected) request. */
+  identity (request: FastifyRequest): MaybePromise<Identity | null>
+  /**
+   * The userid of `request.identity`, or null. Optional: without it the plugin uses the identity's
+   * `userid` property when it is a string, or the identity itself when it is a string.
+   */
+  authenticatedUserid? (request: FastifyRequest): MaybePromise<string | null>
+  /** Whether the request may exercise `permission` on `context` (null when the route gives none). */
+  permits (request: FastifyRequest, context: unknown, permission: string): MaybePromise<PermitsResult | boolean>
+  /** Log `userid` in for the next requests (the cookie policy sets its cookie here). */
+  remember (request: FastifyRequest, reply: FastifyReply, userid: string, claims?: Record<string, unknown>): MaybePromise<void>
+  /** Log the request's identity out (the cookie policy clears its cookie here). */
+  forget (request: FastifyRequest, reply: FastifyReply): MaybePromise<void>
+}
+
+/** Turns what `permits` returned into an {@link Allowed} or a {@link Denied}. */
+export function toPermitsResult (value: unknown, permission: string): PermitsResult {
+  if (value instanceof PermitsResult) return value
+  if (value === true) return new Allowed('the security policy allowed %s', permission)
+  if (value === false) return new Denied('the security policy denied %s', permission)
+  throw new TypeError('SecurityPolicy.permits must return an Allowed, a Denied or a boolean')
+}

@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto'
+import { jwtVerify, SignJWT, type JWTVerifyOptions } from 'jose'
+import { freezeClaims, toTokenClaims, type ClaimEncoder, type JwtClaims } from './claims.js'
+import { toSeconds, type Duration } from './durations.js'
+import { InvalidClaimsError, NoSigningKeyError } from './errors.js'
+import type { Algorithm, ImportedKeys } from './keys.js'
+
+/** Why a presented token was refused. Logged at debug and exposed as `request.authFailure.reason`. */
+export type TokenRejectionReason =
+  | 'token_too_long'
+  | 'token_malformed'
+  | 'algorithm_not_allowed'
+  | 'signature_invalid'
+  | 'token_expired'
+  | 'claim_invalid'
+  | 'token_unsupported'
+
+/** A refused token. Carries a reason code and the name of the failing claim, never the token or its values. */
+export class TokenRejection extends Error {
+  readonly reason: TokenRejectionReason
+  readonly claim: string | undefined
+
+  constructor (reason: TokenRejectionReason, claim?: string) {
+    super(reason)
+    this.name = 'TokenRejection'
+    this.reason = reason
+    this.claim = claim
+  }
+}
+
+/** Per-call options of createJwtToken. */
+export interface CreateTokenOptions {
+  /** Overrides the plugin's expiresIn for this token (seconds or a duration string). */
+  expiresIn?: Duration
+  /** Overrides the plugin's audience for this token. */
+  audience?: string | string[]
+}
+
+/** What a TokenService needs, resolved and validated by the plugin options. */
+export interface TokenSettings {
+  readonly keys: ImportedKeys
+  readonly expiresIn: number | null
+  readonly audience: string | readonly string[] | undefined
+  readonly issuer: string | undefined
+  readonly leeway: number
+  readonly maxTokenAge: number | undefined
+  readonly typ: string | undefined
+  readonly maxTokenLength: number
+  readonly encodeClaim: ClaimEncoder | null
+  readonly now: (() => number) | null
+}
+
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+// Characters whose unused low bits are zero, for a last base64url character carrying 2 or 4 spare bits.
+const CANONICAL_LAST_OF_3 = /[AEIMQUYcgkosw048]$/
+const CANONICAL_LAST_OF_2 = /[AQgw]$/
+// 9999-12-31: a NumericDate beyond this is not a date but an attempt at "never".
+const MAX_NUMERIC_DATE = 253402300799
+const MAX_SUBJECT_LENGTH = 1024
+
+const JOSE_REASONS: Readonly<Record<string, TokenRejectionReason>> = {
+  ERR_JWT_EXPIRED: 'token_expired',
+  ERR_JWT_CLAIM_VALIDATION_FAILED: 'claim_invalid',
+  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: 'signature_invalid',
+  ERR_JOSE_ALG_NOT_ALLOWED: 'algorithm_not_allowed',
+  ERR_JOSE_NOT_SUPPORTED: 'token_unsupported'
+}
+
+/** Signs and verifies tokens with jose, under one pinned algorithm and the plugin's claim rules. */
+export class TokenService {
+  readonly algorithm: Algorithm
+  readonly #settings: TokenSettings
+  readonly #verifyOptions: JWTVerifyOptions
+  readonly #requiresExpiry: boolean
+
+  constructor (settings: TokenSettings) {
+    this.#settings = settings
+    this.algorithm = settings.keys.algorithm
+    this.#requiresExpiry = settings.expiresIn !== null
+    this.#verifyOptions = Object.freeze({
+      algorithms: [settings.keys.algorithm],
+      clockTolerance: settings.leeway,
+      requiredClaims: this.#requiresExpiry ? ['exp', 'iat', 'sub'] : ['iat', 'sub'],
+      ...(settings.audience === undefined ? {} : { audience: settings.audience as string | string[] }),
+      ...(settings.issuer === undefined ? {} : { issuer: settings.issuer }),
+      ...(settings.typ === undefined ? {} : { typ: settings.typ }),
+      ...(settings.maxTokenAge === undefined ? {} : { maxTokenAge: settings.maxTokenAge })
+    })
+  }
+
+  /** Seconds since the epoch, from the injected clock when there is one. */
+  nowSeconds (): number {
+    return Math.floor((this.#settings.now?.() ?? Date.now()) / 1000)
+  }
+
+  /** Creates a signed token for `userid` with `extraClaims` (reserved claims are refused). */
+  async sign (userid: unknown, extraClaims?: unknown, options: CreateTokenOptions = {}): Promise<string> {
+    const settings = this.#settings
+    const signingKey = settings.keys.signingKey
+    if (signingKey === null) throw new NoSigningKeyError()
+    if (typeof options !== 'object' || options === null) throw new InvalidClaimsError('options must be an object')
+    const iat = this.nowSeconds()
+    const lifetime = this.#lifetime(options.expiresIn)
+    const audience = options.audience ?? settings.audience
+    const payload: Record<string, unknown> = {
+      ...toTokenClaims(extraClaims, settings.encodeClaim),
+      sub: toSubject(userid),
+      iat,
+      jti: randomUUID()
+    }
+    if (lifetime !== null) payload.exp = iat + lifetime
+    if (settings.issuer !== undefined) payload.iss = settings.issuer
+    if (audience !== undefined) payload.aud = toAudience(audience)
+    return await new SignJWT(payload)
+      .setProtectedHeader({ alg: this.algorithm, typ: settings.typ ?? 'JWT' })
+      .sign(signingKey)
+  }
+
+  /** The verified, frozen claims of `token`; rejects with a {@link TokenRejection} for anything else. */
+  async verify (token: string): Promise<JwtClaims> {
+    if (token.length > this.#settings.maxTokenLength) throw new TokenRejection('token_too_long')
+    if (!isCompactJws(token)) throw new TokenRejection('token_malformed')
+    let payload: Record<string, unknown>
+    try {
+      payload = (await jwtVerify(token, this.#settings.keys.verificationKey, this.#optionsForNow())).payload
+    } catch (error) {
+      const code = (error as { code?: unknown }).code
+      throw new TokenRejection(JOSE_REASONS[typeof code === 'string' ? code : ''] ?? 'token_malformed', (error as { claim?: string }).claim)
+    }
+    this.#checkClaimTypes(payload)
+    return freezeClaims(payload)
+  }
+
+  #optionsForNow (): JWTVerifyOptions {
+    const now = this.#settings.now
+    return now === null ? this.#verifyOptions : { ...this.#verifyOptions, currentDate: new Date(now()) }
+  }
+
+  // jose checks signatures and the configured claims; these are the rules it leaves to the application.
+  #checkClaimTypes (payload: Record<string, unknown>): void {
+    const { sub } = payload
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH) throw new TokenRejection('claim_invalid', 'sub')
+    for (const claim of ['exp', 'nbf', 'iat']) {
+      const value = payload[claim]
+      if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= MAX_NUMERIC_DATE)) {
+        throw new TokenRejection('claim_invalid', claim)
+      }
+    }
+    if ((payload.iat as number) > this.nowSeconds() + this.#settings.leeway) throw new TokenRejection('claim_invalid', 'iat')
+    for (const claim of ['jti', 'iss']) {
+      if (payload[claim] !== undefined && typeof payload[claim] !== 'string') throw new TokenRejection('claim_invalid', claim)
+    }
+    const { aud } = payload
+    if (aud !== undefined && typeof aud !== 'string' && !(Array.isArray(aud) && aud.every((item) => typeof item === 'string'))) {
+      throw new TokenRejection('claim_invalid', 'aud')
+    }
+  }
+
+  #lifetime (expiresIn: Duration | undefined): number | null {
+    if (expiresIn === undefined) return this.#settings.expiresIn
+    const seconds = toSeconds('expiresIn', expiresIn)
+    if (seconds <= 0) throw new InvalidClaimsError('expiresIn must be more than 0 seconds')
+    const { maxTokenAge } = this.#settings
+    if (maxTokenAge !== undefined && seconds > maxTokenAge) {
+      throw new InvalidClaimsError(`expiresIn must not exceed maxTokenAge (${maxTokenAge} s)`)
+    }
+    return seconds
+  }
+}
+
+/** Strict compact-JWS syntax: three non-empty base64url segments in canonical form, nothing else. */
+export function isCompactJws (token: string): boolean {
+  if (!COMPACT_JWS.test(token)) return false
+  for (const segment of token.split('.')) {
+    switch (segment.length % 4) {
+      case 1: return false
+      case 2: if (!CANONICAL_LAST_OF_2.test(segment)) return false; break
+      case 3: if (!CANONICAL_LAST_OF_3.test(segment)) return false; break
+    }
+  }
+  return true
+}
+
+function toSubject (userid: unknown): string {
+  if (typeof userid === 'number' && Number.isSafeInteger(userid)) return String(userid)
+  if (typeof userid === 'string' && userid.length > 0 && userid.length <= MAX_SUBJECT_LENGTH) return userid
+  throw new InvalidClaimsError(`userid must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} characters, or a safe integer`)
+}
+
+function toAudience (audience: unknown): string | string[] {
+  if (typeof audience === 'string' && audience.length > 0) return audience
+  if (Array.isArray(audience) && audience.length > 0 && audience.every((item) => typeof item === 'string' && item.length > 0)) {
+    return [...audience]
+  }
+  throw new InvalidClaimsError('audience must be a non-empty string or a non-empty array of them')
+}

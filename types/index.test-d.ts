@@ -1,0 +1,31 @@
+import Fastify from 'fastify'
+import { expectAssignable, expectError, expectType } from 'tsd'
+import jwtSecurity, {
+  Allowed, Denied, JwtHeaderPolicy, type JwtClaims, type JwtIdentity, type PermitsResult, type SecurityPolicy
+} from 'fastify-jwt-security'
+
+const app = Fastify()
+await app.register(jwtSecurity, { secret: 'x'.repeat(64), algorithm: 'HS256', expiresIn: '1h', leeway: 5 })
+expectError(app.register(jwtSecurity, { secret: 'x', algorithm: 'HS999' }))
+
+app.get('/articles', { preHandler: app.permits('view') }, async (request) => {
+  expectType<JwtIdentity | null>(request.identity)
+  expectType<JwtClaims | null>(request.jwtClaims)
+  expectType<string | null>(request.authenticatedUserid)
+  expectType<boolean>(request.isAuthenticated)
+  expectType<Promise<PermitsResult>>(request.hasPermission('edit'))
+  expectType<Promise<string>>(request.createJwtToken('alice', { roles: ['admin'] }, { expiresIn: 60 }))
+  return request.identity
+})
+app.post('/articles', { config: { permission: 'edit' } }, async () => 'ok')
+expectType<Promise<string>>(app.createJwtToken(42))
+
+const policy: SecurityPolicy<{ id: string }> = {
+  identity: async () => ({ id: 'a' }),
+  permits: () => new Allowed('yes'),
+  remember: () => {},
+  forget: async () => {}
+}
+expectAssignable<SecurityPolicy>(new JwtHeaderPolicy({ authType: 'JWT' }))
+expectType<false>(new Denied('no').allowed)
+await app.register(jwtSecurity, { secret: 'x'.repeat(64), policy })
