@@ -68,7 +68,8 @@ export interface ResolvedOptions {
   readonly now: (() => number) | null
 }
 
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+/** The name of every plugin option, for validation and for the docs test. */
+export const OPTION_NAMES: ReadonlySet<string> = new Set([
   'secret', 'privateKey', 'publicKey', 'passphrase', 'algorithm', 'expiresIn', 'audience', 'issuer', 'leeway',
   'maxTokenAge', 'typ', 'maxTokenLength', 'callback', 'principalClaims', 'encodeClaim', 'policy', 'realm', 'now'
 ])
@@ -81,7 +82,7 @@ const TOKEN_LENGTH_LIMITS = { min: 64, max: 65536 }
 export function resolveOptions (options: JwtSecurityOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object')
   for (const name of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(name)) throw new InvalidOptionError(name, 'unknown option')
+    if (!OPTION_NAMES.has(name)) throw new InvalidOptionError(name, 'unknown option')
   }
   const algorithm = options.algorithm ?? 'HS512'
   if (!ALGORITHMS.has(algorithm)) throw new InvalidOptionError('algorithm', `expected one of ${[...ALGORITHMS].join(', ')}`)
