@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, KeyObject, webcrypto, type JsonWebKey } from 'node:crypto'
+import { types } from 'node:util'
 import { importJWK, type JWK } from 'jose'
 import { InvalidKeyError, InvalidOptionError, WeakSecretError } from './errors.js'
 
@@ -127,12 +128,14 @@ function readAsymmetricKey (
 ): KeyObject {
   const keyObject = parseKey(option, value, kind, passphrase)
   const expected = KEY_TYPES[algorithm] as { type: string, curve?: string }
-  const details = keyObject.asymmetricKeyDetails ?? {}
-  if (keyObject.asymmetricKeyType !== expected.type || (expected.curve !== undefined && details.namedCurve !== expected.curve)) {
-    throw new InvalidKeyError(option, `this ${keyObject.asymmetricKeyType ?? 'unknown'} key does not fit ${algorithm}`)
+  // Every asymmetric KeyObject has a type and details.
+  const type = keyObject.asymmetricKeyType as string
+  const details = keyObject.asymmetricKeyDetails as { namedCurve?: string, modulusLength?: number }
+  if (type !== expected.type || (expected.curve !== undefined && details.namedCurve !== expected.curve)) {
+    throw new InvalidKeyError(option, `this ${type} key does not fit ${algorithm}`)
   }
-  if (expected.type === 'rsa') {
-    const bits = details.modulusLength ?? 0
+  if (type === 'rsa') {
+    const bits = details.modulusLength as number
     if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
       throw new InvalidKeyError(option, `RSA keys must have ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits, got ${bits}`)
     }
@@ -145,8 +148,8 @@ function parseKey (option: string, value: AsymmetricKey, kind: 'private' | 'publ
   try {
     if (value instanceof KeyObject) {
       keyObject = value
-    } else if (value instanceof webcrypto.CryptoKey) {
-      keyObject = KeyObject.from(value)
+    } else if (types.isCryptoKey(value)) {
+      keyObject = KeyObject.from(value as CryptoKey)
     } else if (typeof value === 'string' || value instanceof Uint8Array) {
       keyObject = kind === 'private'
         ? createPrivateKey({ key: Buffer.from(value), format: 'pem', ...(passphrase === undefined ? {} : { passphrase }) })
