@@ -92,17 +92,25 @@ function describe (value: unknown): string {
 }
 
 /**
- * A deep, frozen copy of verified claims in null-prototype objects, so that neither a
- * `__proto__` key nor a later mutation can reach the app through `request.jwtClaims`.
+ * A deep, frozen copy of verified claims in null-prototype objects, or null when some object in
+ * them has a `__proto__` key: such a key would set a prototype the moment app code copied the
+ * claims with Object.assign, so no token carrying one is accepted.
  */
-export function freezeClaims (payload: Record<string, unknown>): JwtClaims {
-  return freezeValue(payload) as JwtClaims
+export function freezeClaims (payload: Record<string, unknown>): JwtClaims | null {
+  try {
+    return freezeValue(payload) as JwtClaims
+  } catch {
+    return null
+  }
 }
 
 function freezeValue (value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value
   if (Array.isArray(value)) return Object.freeze(value.map(freezeValue))
   const copy: Record<string, unknown> = Object.create(null)
-  for (const key of Object.keys(value)) copy[key] = freezeValue((value as Record<string, unknown>)[key])
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__') throw new TypeError('__proto__ key')
+    copy[key] = freezeValue((value as Record<string, unknown>)[key])
+  }
   return Object.freeze(copy)
 }

@@ -128,7 +128,9 @@ export class TokenService {
       throw new TokenRejection(JOSE_REASONS[typeof code === 'string' ? code : ''] ?? 'token_malformed', (error as { claim?: string }).claim)
     }
     this.#checkClaimTypes(payload)
-    return freezeClaims(payload)
+    const claims = freezeClaims(payload)
+    if (claims === null) throw new TokenRejection('claim_invalid', '__proto__')
+    return claims
   }
 
   #optionsForNow (): JWTVerifyOptions {

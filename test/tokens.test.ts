@@ -1,0 +1,187 @@
+import { createHmac } from 'node:crypto'
+import t from 'tap'
+import { decodeJwt, decodeProtectedHeader } from 'jose'
+import { importKeys, type Algorithm } from '../lib/keys.js'
+import { isCompactJws, TokenService, type TokenSettings } from '../lib/tokens.js'
+import { SECRET } from './helpers/app.js'
+import { rejected } from './helpers/errors.js'
+import { keyPair } from './helpers/keys.js'
+
+const NOW = 1_800_000_000_000
+const nowSeconds = NOW / 1000
+
+async function service (overrides: Partial<TokenSettings> = {}, algorithm: Algorithm = 'HS256'): Promise<TokenService> {
+  const keys = algorithm.startsWith('HS')
+    ? await importKeys({ algorithm, secret: SECRET })
+    : await importKeys({ algorithm, privateKey: keyPair(algorithm === 'ES256' ? 'ec256' : algorithm === 'EdDSA' ? 'ed25519' : 'rsa').privateKey })
+  return new TokenService({
+    keys,
+    expiresIn: 3600,
+    audience: undefined,
+    issuer: undefined,
+    leeway: 0,
+    maxTokenAge: undefined,
+    typ: undefined,
+    maxTokenLength: 8192,
+    encodeClaim: null,
+    now: () => NOW,
+    ...overrides
+  })
+}
+
+const b64u = (value: string | object) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')
+function hs256 (header: object, payload: string | object): string {
+  const signingInput = `${b64u(header)}.${b64u(payload)}`
+  return `${signingInput}.${createHmac('sha256', SECRET).update(signingInput).digest('base64url')}`
+}
+
+t.test('sign sets sub, iat, exp, a random jti, iss, aud, alg and typ', async (t) => {
+  const tokens = await service({ issuer: 'https://auth.example', audience: ['api', 'web'], typ: 'at+jwt' })
+  const token = await tokens.sign('alice', { roles: ['admin'], nested: { a: [1, true, null] } })
+  t.same(decodeProtectedHeader(token), { alg: 'HS256', typ: 'at+jwt' })
+  const claims = decodeJwt(token)
+  t.same(claims, {
+    roles: ['admin'],
+    nested: { a: [1, true, null] },
+    sub: 'alice',
+    iat: nowSeconds,
+    jti: claims.jti,
+    exp: nowSeconds + 3600,
+    iss: 'https://auth.example',
+    aud: ['api', 'web']
+  })
+  t.match(claims.jti, /^[0-9a-f-]{36}$/)
+  t.not(decodeJwt(await tokens.sign('alice')).jti, claims.jti)
+  t.equal(decodeProtectedHeader(await (await service()).sign('a')).typ, 'JWT', 'typ defaults to JWT')
+})
+
+t.test('sign: numbers become string subjects; options override lifetime and audience', async (t) => {
+  const tokens = await service({ audience: 'api' })
+  const claims = decodeJwt(await tokens.sign(42, undefined, { expiresIn: '5m', audience: 'other' }))
+  t.equal(claims.sub, '42')
+  t.equal(claims.exp, nowSeconds + 300)
+  t.equal(claims.aud, 'other')
+  t.equal(decodeJwt(await tokens.sign('a', {}, { audience: ['x', 'y'] })).aud?.length, 2)
+})
+
+t.test('sign without expiry when expiresIn is null', async (t) => {
+  const tokens = await service({ expiresIn: null })
+  const claims = decodeJwt(await tokens.sign('alice'))
+  t.equal(claims.exp, undefined)
+  t.equal((await tokens.verify(await tokens.sign('alice'))).sub, 'alice')
+})
+
+t.test('sign refuses bad userids, claims and options with TypeErrors', async (t) => {
+  const tokens = await service({ maxTokenAge: 600 })
+  const badCalls: Array<[string, () => Promise<string>]> = [
+    ['empty userid', () => tokens.sign('')],
+    ['long userid', () => tokens.sign('x'.repeat(1025))],
+    ['float userid', () => tokens.sign(1.5)],
+    ['object userid', () => tokens.sign({ id: 1 })],
+    ['reserved claim', () => tokens.sign('a', { exp: 1 })],
+    ['array claims', () => tokens.sign('a', ['x'])],
+    ['zero lifetime', () => tokens.sign('a', {}, { expiresIn: 0 })],
+    ['NaN lifetime', () => tokens.sign('a', {}, { expiresIn: NaN })],
+    ['Infinity lifetime', () => tokens.sign('a', {}, { expiresIn: Infinity })],
+    ['negative lifetime', () => tokens.sign('a', {}, { expiresIn: -1 })],
+    ['malformed lifetime', () => tokens.sign('a', {}, { expiresIn: '1 hour' })],
+    ['lifetime above maxTokenAge', () => tokens.sign('a', {}, { expiresIn: 601 })],
+    ['empty audience', () => tokens.sign('a', {}, { audience: '' })],
+    ['bad audience array', () => tokens.sign('a', {}, { audience: ['ok', 3 as unknown as string] })],
+    ['empty audience array', () => tokens.sign('a', {}, { audience: [] })],
+    ['null options', () => tokens.sign('a', {}, null as unknown as object)]
+  ]
+  for (const [name, call] of badCalls) {
+    const error = await rejected(call())
+    t.ok(error instanceof TypeError, name)
+    t.match(error.code, /^FST_JWT_SECURITY_INVALID_(CLAIMS|OPTION)$/, name)
+  }
+  t.ok(await tokens.sign('a', {}, { expiresIn: 600 }))
+})
+
+t.test('sign needs a signing key', async (t) => {
+  const keys = await importKeys({ algorithm: 'ES256', publicKey: keyPair('ec256').publicKey })
+  const tokens = new TokenService({ keys, expiresIn: 60, audience: undefined, issuer: undefined, leeway: 0, maxTokenAge: undefined, typ: undefined, maxTokenLength: 8192, encodeClaim: null, now: null })
+  t.equal((await rejected(tokens.sign('alice'))).code, 'FST_JWT_SECURITY_NO_SIGNING_KEY')
+})
+
+t.test('verify returns frozen, prototype-free claims', async (t) => {
+  const tokens = await service()
+  const claims = await tokens.verify(hs256({ alg: 'HS256' }, `{"sub":"alice","iat":${nowSeconds},"exp":${nowSeconds + 60},"constructor":{"admin":true},"deep":{"list":[{"a":1}]}}`))
+  t.equal(claims.sub, 'alice')
+  t.equal(Object.getPrototypeOf(claims), null)
+  t.ok(Object.isFrozen(claims))
+  t.ok(Object.isFrozen(claims.deep))
+  t.ok(Object.isFrozen((claims.deep as { list: unknown[] }).list))
+  t.same(claims.constructor, { admin: true }, 'a "constructor" claim is plain data')
+})
+
+t.test('verify round-trips every algorithm', async (t) => {
+  for (const algorithm of ['HS256', 'HS384', 'HS512', 'RS256', 'PS256', 'ES256', 'EdDSA'] as const) {
+    const tokens = await service({}, algorithm)
+    t.equal((await tokens.verify(await tokens.sign('alice', { roles: ['x'] }))).sub, 'alice', algorithm)
+  }
+})
+
+t.test('verify without an injected clock uses the real time', async (t) => {
+  const tokens = await service({ now: null })
+  t.equal((await tokens.verify(await tokens.sign('alice'))).sub, 'alice')
+})
+
+t.test('verify rejects with a reason code and never the token', async (t) => {
+  const tokens = await service({ audience: 'api', issuer: 'https://auth.example', leeway: 5 })
+  const base = { sub: 'alice', iat: nowSeconds, exp: nowSeconds + 60, aud: 'api', iss: 'https://auth.example' }
+  const cases: Array<[string, string, string, string?]> = [
+    ['too long', 'a'.repeat(8193), 'token_too_long'],
+    ['__proto__ key', hs256({ alg: 'HS256' }, `{"sub":"a","iat":${nowSeconds},"exp":${nowSeconds + 60},"aud":"api","iss":"https://auth.example","x":[{"__proto__":{}}]}`), 'claim_invalid', '__proto__'],
+    ['two segments', 'a.b', 'token_malformed'],
+    ['bad alphabet', 'a+b.c.d', 'token_malformed'],
+    ['header not JSON', `${b64u('nope')}.${b64u(base)}.AAAA`, 'token_malformed'],
+    ['none', `${b64u({ alg: 'none' })}.${b64u(base)}.AAAA`, 'algorithm_not_allowed'],
+    ['wrong alg', `${b64u({ alg: 'HS512' })}.${b64u(base)}.AAAA`, 'algorithm_not_allowed'],
+    ['bad signature', `${hs256({ alg: 'HS256' }, base).slice(0, -4)}AAAA`, 'signature_invalid'],
+    ['crit', hs256({ alg: 'HS256', crit: ['foo'], foo: 1 }, base), 'token_unsupported'],
+    ['expired', hs256({ alg: 'HS256' }, { ...base, exp: nowSeconds - 5 }), 'token_expired', 'exp'],
+    ['no exp', hs256({ alg: 'HS256' }, { ...base, exp: undefined }), 'claim_invalid', 'exp'],
+    ['no iat', hs256({ alg: 'HS256' }, { ...base, iat: undefined }), 'claim_invalid', 'iat'],
+    ['wrong aud', hs256({ alg: 'HS256' }, { ...base, aud: 'other' }), 'claim_invalid', 'aud'],
+    ['wrong iss', hs256({ alg: 'HS256' }, { ...base, iss: 'evil' }), 'claim_invalid', 'iss'],
+    ['nbf ahead', hs256({ alg: 'HS256' }, { ...base, nbf: nowSeconds + 6 }), 'claim_invalid', 'nbf'],
+    ['sub number', hs256({ alg: 'HS256' }, { ...base, sub: 7 }), 'claim_invalid', 'sub'],
+    ['sub empty', hs256({ alg: 'HS256' }, { ...base, sub: '' }), 'claim_invalid', 'sub'],
+    ['sub too long', hs256({ alg: 'HS256' }, { ...base, sub: 'x'.repeat(1025) }), 'claim_invalid', 'sub'],
+    ['exp infinite', hs256({ alg: 'HS256' }, `{"sub":"a","iat":${nowSeconds},"exp":1e999,"aud":"api","iss":"https://auth.example"}`), 'claim_invalid', 'exp'],
+    ['exp beyond 9999', hs256({ alg: 'HS256' }, { ...base, exp: 253402300800 }), 'claim_invalid', 'exp'],
+    ['iat negative', hs256({ alg: 'HS256' }, { ...base, iat: -1 }), 'claim_invalid', 'iat'],
+    ['iat in the future', hs256({ alg: 'HS256' }, { ...base, iat: nowSeconds + 6 }), 'claim_invalid', 'iat'],
+    ['jti number', hs256({ alg: 'HS256' }, { ...base, jti: 5 }), 'claim_invalid', 'jti'],
+    ['aud of numbers', hs256({ alg: 'HS256' }, { ...base, aud: ['api', 5] }), 'claim_invalid', 'aud'],
+    ['payload array', hs256({ alg: 'HS256' }, '[]'), 'token_malformed']
+  ]
+  for (const [name, token, reason, claim] of cases) {
+    const error = await rejected(tokens.verify(token))
+    t.match(error, { name: 'TokenRejection', reason, claim, message: reason }, name)
+  }
+  t.equal((await tokens.verify(hs256({ alg: 'HS256' }, { ...base, iat: nowSeconds + 5, nbf: nowSeconds + 5 }))).sub, 'alice', 'leeway applies to iat and nbf')
+  const noAudienceCheck = await service({ issuer: undefined })
+  t.match(await rejected(noAudienceCheck.verify(hs256({ alg: 'HS256' }, { ...base, iss: 7 }))), { reason: 'claim_invalid', claim: 'iss' })
+  t.match(await rejected(noAudienceCheck.verify(hs256({ alg: 'HS256' }, { ...base, aud: { x: 1 } }))), { reason: 'claim_invalid', claim: 'aud' })
+})
+
+t.test('typ and maxTokenAge are enforced when configured', async (t) => {
+  const tokens = await service({ typ: 'JWT', maxTokenAge: 600 })
+  const base = { sub: 'alice', iat: nowSeconds, exp: nowSeconds + 60 }
+  t.equal((await tokens.verify(hs256({ alg: 'HS256', typ: 'jwt' }, base))).sub, 'alice', 'typ is compared case-insensitively')
+  t.match(await rejected(tokens.verify(hs256({ alg: 'HS256' }, base))), { reason: 'claim_invalid', claim: 'typ' })
+  t.match(await rejected(tokens.verify(hs256({ alg: 'HS256', typ: 'at+jwt' }, base))), { reason: 'claim_invalid', claim: 'typ' })
+  t.match(await rejected(tokens.verify(hs256({ alg: 'HS256', typ: 'JWT' }, { ...base, iat: nowSeconds - 601 }))), { reason: 'token_expired', claim: 'iat' })
+})
+
+t.test('isCompactJws: three canonical base64url segments and nothing else', async (t) => {
+  t.equal(isCompactJws('eyJh.eyJz.AAAA'), true)
+  t.equal(isCompactJws('eyJh.eyJz.AA'), true)
+  t.equal(isCompactJws('eyJh.eyJz.AAA'), true)
+  for (const bad of ['eyJh.eyJz.AB', 'eyJh.eyJz.AAB', 'eyJh.eyJz.A', 'eyJh.eyJz.AAAA=', 'eyJh.eyJz', 'eyJh.eyJz.AAAA.x', ' eyJh.eyJz.AAAA', 'eyJh.eyJz.AA\tAA', 'eyJh..AAAA', 'ey/h.eyJz.AAAA', 'eyJh.eyJz.AAAA\n', 'é.a.a']) {
+    t.equal(isCompactJws(bad), false, JSON.stringify(bad))
+  }
+})
