@@ -1,0 +1,32 @@
+import t from 'tap'
+import * as errors from '../lib/errors.js'
+
+t.test('every code has the one prefix and is listed once', async (t) => {
+  t.equal(new Set(errors.errorCodes).size, errors.errorCodes.length)
+  for (const code of errors.errorCodes) t.match(code, /^FST_JWT_SECURITY_[A-Z0-9_]+$/)
+  t.equal(errors.errorCodes.length, 12)
+})
+
+t.test('client-facing errors have fixed messages and 4xx statuses', async (t) => {
+  const expected: Array<[new () => Error & { statusCode?: number, code: string }, number, string]> = [
+    [errors.NoCredentialsError, 401, 'Authentication is required'],
+    [errors.InvalidTokenError, 401, 'The access token is invalid'],
+    [errors.TokenExpiredError, 401, 'The access token expired'],
+    [errors.InvalidRequestError, 400, 'The authorization request is malformed'],
+    [errors.ForbiddenError, 403, 'You do not have permission to perform this action'],
+    [errors.PolicyFailedError, 500, 'The security policy failed']
+  ]
+  for (const [ErrorClass, status, message] of expected) {
+    const error = new ErrorClass()
+    t.equal(error.statusCode, status, error.code)
+    t.equal(error.message, message)
+  }
+})
+
+t.test('configuration errors name the option', async (t) => {
+  const error = new errors.InvalidOptionError('leeway', 'at most 300 seconds')
+  t.equal(error.message, 'Invalid option "leeway": at most 300 seconds')
+  t.ok(error instanceof TypeError)
+  t.ok(new errors.WeakSecretError('secret', 'x') instanceof RangeError)
+  t.ok(new errors.InvalidClaimsError('x') instanceof TypeError)
+})

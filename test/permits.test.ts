@@ -1,0 +1,100 @@
+import Fastify from 'fastify'
+import t from 'tap'
+import jwtSecurity, { Allowed, Denied, type SecurityPolicy } from '../lib/index.js'
+import { SECRET } from './helpers/app.js'
+
+type Decision = boolean | Allowed | Denied | 'throw' | 'garbage'
+
+// A policy whose identity comes from the x-user header and whose decisions come from a table.
+function tablePolicy (decisions: Record<string, Decision>, seenContexts: unknown[] = []): SecurityPolicy<string> {
+  return {
+    identity: (request) => (request.headers['x-user'] as string | undefined) ?? null,
+    permits: async (request, context, permission) => {
+      seenContexts.push(context)
+      const decision = decisions[permission]
+      if (decision === 'throw') throw new Error('policy bug')
+      if (decision === 'garbage') return 'yes' as unknown as boolean
+      return decision ?? false
+    },
+    remember: () => {},
+    forget: () => {}
+  }
+}
+
+t.test('app.permits: allowed passes, denied answers 401 for anonymous and 403 for authenticated', async (t) => {
+  const app = Fastify()
+  await app.register(jwtSecurity, { secret: SECRET, policy: tablePolicy({ view: true, edit: new Denied('no'), admin: false, read: new Allowed('ok') }) })
+  for (const permission of ['view', 'edit', 'admin', 'read']) {
+    app.get(`/${permission}`, { preHandler: app.permits(permission) }, async () => 'ran')
+  }
+  const denied = { statusCode: 403, code: 'FST_JWT_SECURITY_FORBIDDEN', error: 'Forbidden', message: 'You do not have permission to perform this action' }
+  for (const [url, status] of [['/view', 200], ['/read', 200], ['/edit', 403], ['/admin', 403]] as const) {
+    const response = await app.inject({ url, headers: { 'x-user': 'alice' } })
+    t.equal(response.statusCode, status, url)
+    if (status === 403) {
+      t.same(response.json(), denied)
+      t.equal(response.headers['www-authenticate'], undefined, '403 carries no challenge')
+    } else {
+      t.equal(response.body, 'ran')
+    }
+  }
+  const anonymous = await app.inject({ url: '/edit' })
+  t.equal(anonymous.statusCode, 401)
+  t.same(anonymous.json(), { statusCode: 401, code: 'FST_JWT_SECURITY_NO_CREDENTIALS', error: 'Unauthorized', message: 'Authentication is required' })
+  t.equal(anonymous.headers['www-authenticate'], 'Bearer realm="api"')
+  t.equal((await app.inject({ url: '/view' })).statusCode, 200, 'a permission granted to anonymous passes')
+})
+
+t.test('a policy that throws or returns garbage in permits is a 500 with a fixed body', async (t) => {
+  const app = Fastify()
+  await app.register(jwtSecurity, { secret: SECRET, policy: tablePolicy({ a: 'throw', b: 'garbage' }) })
+  app.get('/a', { preHandler: app.permits('a') }, async () => 'ran')
+  app.get('/b', { config: { permission: 'b' } }, async () => 'ran')
+  for (const url of ['/a', '/b']) {
+    const response = await app.inject({ url })
+    t.equal(response.statusCode, 500)
+    t.same(response.json(), { statusCode: 500, code: 'FST_JWT_SECURITY_POLICY_FAILED', error: 'Internal Server Error', message: 'The security policy failed' })
+  }
+})
+
+t.test('contexts: the permits option, then config.context, else null; functions may be async', async (t) => {
+  const seen: unknown[] = []
+  const app = Fastify()
+  await app.register(jwtSecurity, { secret: SECRET, policy: tablePolicy({ view: true }, seen) })
+  const article = { id: 1 }
+  app.get('/value', { preHandler: app.permits('view', { context: article }) }, async () => 'ok')
+  app.get('/fn/:id', { preHandler: app.permits('view', { context: async (request) => ({ id: (request.params as { id: string }).id }) }) }, async () => 'ok')
+  app.get('/config', { config: { permission: 'view', context: article } }, async () => 'ok')
+  app.get('/config-fn', { config: { permission: 'view', context: () => 'from config' } }, async () => 'ok')
+  app.get('/none', { config: { permission: 'view' } }, async () => 'ok')
+  app.get('/has', async (request) => {
+    const results = [await request.hasPermission('view'), await request.hasPermission('view', article), await request.hasPermission('edit')]
+    return results.map((result) => [result.allowed, result.msg])
+  })
+  for (const url of ['/value', '/fn/7', '/config', '/config-fn', '/none']) t.equal((await app.inject({ url })).statusCode, 200)
+  t.same(seen, [article, { id: '7' }, article, 'from config', null])
+  seen.length = 0
+  t.same((await app.inject({ url: '/has' })).json(), [[true, 'the security policy allowed view'], [true, 'the security policy allowed view'], [false, 'the security policy denied edit']])
+  t.same(seen, [null, article, null])
+})
+
+t.test('config.permission runs in onRequest, before the body is parsed, after route hooks already there', async (t) => {
+  const order: string[] = []
+  const app = Fastify()
+  await app.register(jwtSecurity, { secret: SECRET, policy: tablePolicy({ edit: false }) })
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => { order.push('parse'); done(null, JSON.parse(body as string)) })
+  app.post('/one', { config: { permission: 'edit' }, onRequest: async () => { order.push('own hook') } }, async () => 'ran')
+  app.post('/many', { config: { permission: 'edit' }, onRequest: [async () => { order.push('first') }, async () => { order.push('second') }] }, async () => 'ran')
+  const response = await app.inject({ method: 'POST', url: '/one', payload: { a: 1 } })
+  t.equal(response.statusCode, 401)
+  await app.inject({ method: 'POST', url: '/many', payload: { a: 1 } })
+  t.same(order, ['own hook', 'first', 'second'], 'the body was never parsed')
+})
+
+t.test('permission names must be strings', async (t) => {
+  const app = Fastify()
+  await app.register(jwtSecurity, { secret: SECRET })
+  t.throws(() => app.permits(''), { message: 'app.permits() needs a permission name' })
+  t.throws(() => app.permits(3 as unknown as string), TypeError)
+  t.throws(() => app.get('/x', { config: { permission: 3 as unknown as string } }, async () => 'x'), { message: 'route /x: config.permission must be a string' })
+})
