@@ -87,7 +87,7 @@ function isPlainObject (value: unknown): value is Record<string, unknown> {
 
 function describe (value: unknown): string {
   if (typeof value === 'number') return String(value)
-  if (typeof value === 'object') return `an instance of ${value === null ? 'null' : value.constructor?.name ?? 'an unknown class'}`
+  if (typeof value === 'object') return `an instance of ${(value as object).constructor?.name ?? 'an unknown class'}`
   return `a value of type ${typeof value}`
 }
 

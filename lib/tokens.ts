@@ -124,8 +124,8 @@ export class TokenService {
     try {
       payload = (await jwtVerify(token, this.#settings.keys.verificationKey, this.#optionsForNow())).payload
     } catch (error) {
-      const code = (error as { code?: unknown }).code
-      throw new TokenRejection(JOSE_REASONS[typeof code === 'string' ? code : ''] ?? 'token_malformed', (error as { claim?: string }).claim)
+      const { code, claim } = error as { code?: unknown, claim?: string }
+      throw new TokenRejection(JOSE_REASONS[String(code)] ?? 'token_malformed', claim)
     }
     this.#checkClaimTypes(payload)
     const claims = freezeClaims(payload)

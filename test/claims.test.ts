@@ -40,7 +40,8 @@ t.test('values JSON would drop or mangle are refused, never dropped', async (t) 
     ['Infinity', { a: { b: Infinity } }, /claim "a.b" holds Infinity/],
     ['Date', { when: new Date(0) }, /claim "when" holds an instance of Date/],
     ['Map', { m: new Map() }, /an instance of Map/],
-    ['null-prototype-less instance', { o: Object.create({}) }, /an instance of Object/],
+    ['instance of an anonymous prototype', { o: Object.create({}) }, /an instance of Object/],
+    ['instance without a constructor', { o: Object.create(Object.create(null)) }, /an instance of an unknown class/],
     ['cycle', cyclic, /claim "self" contains a cycle/],
     ['__proto__ key', JSON.parse('{"a":{"__proto__":{"x":1}}}'), /claim "a" has a "__proto__" key/],
     ['too deep', root, /nested more than 32 levels/]

@@ -1,2 +1,2 @@
 // Every test file is measured against the library sources only.
-export default () => ['lib/']
+export default () => ['lib/**/*.ts']

@@ -97,6 +97,15 @@ t.test('authFailure carries the reason and the failing claim, never a value', as
   t.same(response.json().authFailure, { error: 'invalid_token', reason: 'claim_invalid', claim: 'aud' })
 })
 
+t.test('direct calls: an array header is a duplicate, no identity has no userid', async (t) => {
+  const policy = new JwtHeaderPolicy()
+  const request = { headers: { authorization: ['Bearer a', 'Bearer b'] }, log: { debug () {} } } as unknown as Parameters<JwtHeaderPolicy['identity']>[0]
+  t.equal(policy.identity(request), null)
+  t.same(request.authFailure, { error: 'invalid_request', reason: 'header_duplicated' })
+  t.equal(policy.authenticatedUserid({ identity: null } as never), null)
+  t.equal(policy.authenticatedUserid({ identity: { userid: 'a' } } as never), 'a')
+})
+
 t.test('a built-in policy used outside the plugin says so', async (t) => {
   const app = Fastify()
   const policy = new JwtHeaderPolicy()

@@ -73,8 +73,11 @@ t.test('each asymmetric algorithm imports its own kind of key, as PEM, JWK, KeyO
   t.ok(await importKeys({ algorithm: 'ES256', privateKey: pair.privateKeyObject.export({ format: 'jwk' }) }))
   const cryptoKeys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])
   t.ok(await importKeys({ algorithm: 'ES256', privateKey: cryptoKeys.privateKey, publicKey: cryptoKeys.publicKey }))
-  const derived = await importKeys({ algorithm: 'ES256', publicKey: pair.privateKey })
-  t.equal(derived.verificationKey.type, 'public', 'a private key given as publicKey only lends its public half')
+  for (const privateKey of [pair.privateKey, pair.privateKeyObject]) {
+    const derived = await importKeys({ algorithm: 'ES256', publicKey: privateKey })
+    t.equal(derived.verificationKey.type, 'public', 'a private key given as publicKey only lends its public half')
+    t.equal(derived.signingKey, null)
+  }
 })
 
 t.test('encrypted PEM private keys take a passphrase', async (t) => {

@@ -91,6 +91,20 @@ t.test('config.permission runs in onRequest, before the body is parsed, after ro
   t.same(order, ['own hook', 'first', 'second'], 'the body was never parsed')
 })
 
+t.test('an expired token gets its own description and code', async (t) => {
+  let now = 1_800_000_000_000
+  const app = Fastify()
+  await app.register(jwtSecurity, { secret: SECRET, expiresIn: 60, now: () => now })
+  app.get('/view', { config: { permission: 'view' } }, async () => 'ran')
+  const token = await app.createJwtToken('alice', { roles: ['view'] })
+  t.equal((await app.inject({ url: '/view', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
+  now += 60_000
+  const expired = await app.inject({ url: '/view', headers: { authorization: `Bearer ${token}` } })
+  t.equal(expired.statusCode, 401)
+  t.equal(expired.headers['www-authenticate'], 'Bearer realm="api", error="invalid_token", error_description="The access token expired"')
+  t.same(expired.json(), { statusCode: 401, code: 'FST_JWT_SECURITY_TOKEN_EXPIRED', error: 'Unauthorized', message: 'The access token expired' })
+})
+
 t.test('permission names must be strings', async (t) => {
   const app = Fastify()
   await app.register(jwtSecurity, { secret: SECRET })

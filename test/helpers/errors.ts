@@ -9,7 +9,7 @@ export function caught (fn: () => unknown): Error & { code?: string } {
 }
 
 /** The error `promise` rejects with; fails loudly when it resolves. */
-export async function rejected (promise: Promise<unknown>): Promise<Error & { code?: string }> {
+export async function rejected (promise: PromiseLike<unknown>): Promise<Error & { code?: string }> {
   try {
     await promise
   } catch (error) {
