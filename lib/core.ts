@@ -18,6 +18,17 @@ export interface SecurityCore {
   readonly realm: string
 }
 
+/**
+ * A policy that needs the Fastify instance at register time (to add hooks or @fastify/cookie)
+ * implements a method under this key; the plugin calls it once, before the first request.
+ */
+export const kRegisterPolicy = Symbol('fastify-jwt-security.registerPolicy')
+
+/** A policy with a register-time step. */
+export interface RegisteringPolicy {
+  [kRegisterPolicy] (fastify: FastifyInstance, core: SecurityCore): Promise<void> | void
+}
+
 /** Where the plugin keeps its core on the Fastify instance. */
 export const kSecurityCore = Symbol('fastify-jwt-security.core')
 

@@ -25,6 +25,14 @@ export const InvalidRequestError = createError(
 export const ForbiddenError = createError(
   'FST_JWT_SECURITY_FORBIDDEN', 'You do not have permission to perform this action', 403)
 
+/** A cookie-authenticated request with an unsafe method failed the CSRF check. */
+export const CsrfError = createError(
+  'FST_JWT_SECURITY_CSRF_FAILED', 'The request failed the cross-site request forgery check', 403)
+
+/** remember() or a reissue would set a session cookie larger than browsers keep (4096 bytes). */
+export const CookieTooLargeError = createError(
+  'FST_JWT_SECURITY_COOKIE_TOO_LARGE', 'The session cookie would be %d bytes; browsers drop cookies over 4096 bytes', 500, RangeError)
+
 /** The security policy or the identity callback threw or returned something it must not. */
 export const PolicyFailedError = createError(
   'FST_JWT_SECURITY_POLICY_FAILED', 'The security policy failed', 500)
@@ -59,6 +67,6 @@ export const headerPolicyRememberWarning = processWarning.createWarning({
 /** Every code above, for the test that keeps docs/errors.md complete. */
 export const errorCodes: readonly string[] = Object.freeze([
   NoCredentialsError, InvalidTokenError, TokenExpiredError, InvalidRequestError, ForbiddenError,
-  PolicyFailedError, InvalidOptionError, WeakSecretError, InvalidKeyError, NoSigningKeyError,
+  CsrfError, CookieTooLargeError, PolicyFailedError, InvalidOptionError, WeakSecretError, InvalidKeyError, NoSigningKeyError,
   InvalidClaimsError
 ].map((ErrorClass): string => new ErrorClass().code).concat(headerPolicyRememberWarning.code))

@@ -39,6 +39,8 @@ export class JwtHeaderPolicy extends JwtPolicy {
   readonly authType: string | null
   /** The scheme of the 401 challenge: `authType`, or `Bearer` for a custom header. */
   readonly challengeScheme: string
+  /** Header tokens are kept by the client: a policy chain sends remember/forget elsewhere. */
+  readonly supportsRemember = false
   readonly #scheme: string
 
   constructor (options: JwtHeaderPolicyOptions = {}) {

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import type { AuthFailure } from './auth-failure.js'
 import { buildChallenges } from './challenges.js'
 import type { JwtClaims } from './claims.js'
-import { kSecurityCore, type SecurityCore } from './core.js'
+import { kRegisterPolicy, kSecurityCore, type RegisteringPolicy, type SecurityCore } from './core.js'
 import { identityHook } from './identity-hook.js'
 import type { JwtIdentity } from './jwt-policy.js'
 import { importKeys } from './keys.js'
@@ -88,6 +88,7 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
   })
 
   fastify.decorate(kSecurityCore, core)
+  await (policy as Partial<RegisteringPolicy>)[kRegisterPolicy]?.(fastify, core)
   fastify.decorate('permits', (permission: string, permitsOptions?: PermitsOptions) => checker.hook(permission, permitsOptions))
   fastify.decorate('createJwtToken', (userid: unknown, extraClaims?: unknown, tokenOptions?: CreateTokenOptions) =>
     tokens.sign(userid, extraClaims, tokenOptions))
@@ -139,5 +140,8 @@ export type { SecurityPolicy, MaybePromise } from './policy.js'
 export { Allowed, Denied, PermitsResult } from './policy.js'
 export { JwtPolicy } from './jwt-policy.js'
 export { JwtHeaderPolicy } from './header-policy.js'
+export { JwtCookiePolicy, encodePyramidCookie, decodePyramidCookie } from './cookie-policy.js'
+export type { JwtCookiePolicyOptions, CsrfOptions, ReissueHook } from './cookie-policy.js'
+export { PolicyChain } from './policy-chain.js'
 export { Everyone, Authenticated } from './principals.js'
 export * as errors from './errors.js'

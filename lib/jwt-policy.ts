@@ -56,8 +56,9 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
       recordAuthFailure(request, { error: 'invalid_token', reason, claim })
       return null
     }
-    if (isReservedUserid(claims.sub)) {
-      recordAuthFailure(request, SUBJECT_RESERVED)
+    const failure = isReservedUserid(claims.sub) ? SUBJECT_RESERVED : this.checkClaims(request, claims, core)
+    if (failure !== null) {
+      recordAuthFailure(request, failure)
       return null
     }
     request.jwtClaims = claims
@@ -67,8 +68,21 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
       recordAuthFailure(request, IDENTITY_REJECTED)
       return null
     }
-    return Object.freeze({ userid: claims.sub, principals, claims })
+    const identity: JwtIdentity = Object.freeze({ userid: claims.sub, principals, claims })
+    this.identified(request, identity, core)
+    return identity
   }
+
+  /**
+   * Rules a transport adds to verified claims (the cookie policy's session cap and CSRF check).
+   * Returns a failure to refuse the credential, or throws a coded error to answer at once.
+   */
+  protected checkClaims (_request: FastifyRequest, _claims: JwtClaims, _core: SecurityCore): AuthFailure | null {
+    return null
+  }
+
+  /** Called once an identity is accepted (the cookie policy schedules its reissue here). */
+  protected identified (_request: FastifyRequest, _identity: JwtIdentity, _core: SecurityCore): void {}
 
   /** The identity's userid, or null. */
   authenticatedUserid (request: FastifyRequest): string | null {

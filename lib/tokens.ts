@@ -88,6 +88,11 @@ export class TokenService {
     })
   }
 
+  /** The lifetime of created tokens in seconds, or null when they carry no `exp`. */
+  get expiresIn (): number | null {
+    return this.#settings.expiresIn
+  }
+
   /** Seconds since the epoch, from the injected clock when there is one. */
   nowSeconds (): number {
     return Math.floor((this.#settings.now?.() ?? Date.now()) / 1000)
