@@ -62,7 +62,6 @@ export function identityHook (policy: SecurityPolicy) {
 
 /** The userid of an identity when its policy has no authenticatedUserid: the string itself, or its `userid`. */
 export function defaultUserid (identity: unknown): string | null {
-  if (identity === null || identity === undefined) return null
   if (typeof identity === 'string') return identity
   const userid = (identity as { userid?: unknown }).userid
   return typeof userid === 'string' ? userid : null

@@ -189,6 +189,17 @@ t.test('no reissue for invalid, expired or refused sessions, nor on 4xx/5xx (E1)
   t.equal(expired.headers['set-cookie'], undefined, 'never minted from an expired token')
 })
 
+t.test('reissue of a token made elsewhere: no auth_time (iat stands in), no CSRF claim', async (t) => {
+  const { app, clock } = await buildCookieApp({ reissueTime: 60, csrf: false })
+  const token = await app.createJwtToken('alice', { roles: ['view'] })
+  clock.now = START + 61_000
+  const response = await app.inject({ url: '/view', cookies: { [COOKIE]: token } })
+  const claims = decodeJwt(cookieValue(response, COOKIE) as string)
+  t.equal(claims.auth_time, S)
+  t.equal(claims.csrf, undefined)
+  t.same(setCookies(response).length, 1, 'no CSRF companion cookie')
+})
+
 t.test('onReissue may change the claims or refuse', async (t) => {
   const seen: unknown[] = []
   const { app, clock } = await buildCookieApp({
