@@ -4,30 +4,32 @@ import processWarning from 'process-warning'
 // Every error the plugin can raise, built once. Client-facing messages are fixed texts:
 // nothing from the request, the token or a library ever reaches a response body.
 // docs/errors.md has one entry per code; test/errors.test.ts keeps the two in step.
+// The errors a client causes (401, 400, 403) capture no stack: a refusal is not a fault, its log
+// line needs no stack, and a flood of bad tokens should cost as little as possible.
 
 /** A credential was expected on a protected route and none was sent. */
 export const NoCredentialsError = createError(
-  'FST_JWT_SECURITY_NO_CREDENTIALS', 'Authentication is required', 401)
+  'FST_JWT_SECURITY_NO_CREDENTIALS', 'Authentication is required', 401, Error, false)
 
 /** A credential was sent and rejected: bad signature, malformed, wrong audience, identity refused… */
 export const InvalidTokenError = createError(
-  'FST_JWT_SECURITY_INVALID_TOKEN', 'The access token is invalid', 401)
+  'FST_JWT_SECURITY_INVALID_TOKEN', 'The access token is invalid', 401, Error, false)
 
 /** A credential was sent and has expired. */
 export const TokenExpiredError = createError(
-  'FST_JWT_SECURITY_TOKEN_EXPIRED', 'The access token expired', 401)
+  'FST_JWT_SECURITY_TOKEN_EXPIRED', 'The access token expired', 401, Error, false)
 
 /** The Authorization header is malformed: a scheme with no token, extra parts, several tokens. */
 export const InvalidRequestError = createError(
-  'FST_JWT_SECURITY_INVALID_REQUEST', 'The authorization request is malformed', 400)
+  'FST_JWT_SECURITY_INVALID_REQUEST', 'The authorization request is malformed', 400, Error, false)
 
 /** The identity is known and the security policy denied the permission. */
 export const ForbiddenError = createError(
-  'FST_JWT_SECURITY_FORBIDDEN', 'You do not have permission to perform this action', 403)
+  'FST_JWT_SECURITY_FORBIDDEN', 'You do not have permission to perform this action', 403, Error, false)
 
 /** A cookie-authenticated request with an unsafe method failed the CSRF check. */
 export const CsrfError = createError(
-  'FST_JWT_SECURITY_CSRF_FAILED', 'The request failed the cross-site request forgery check', 403)
+  'FST_JWT_SECURITY_CSRF_FAILED', 'The request failed the cross-site request forgery check', 403, Error, false)
 
 /** remember() or a reissue would set a session cookie larger than browsers keep (4096 bytes). */
 export const CookieTooLargeError = createError(

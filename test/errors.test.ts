@@ -14,12 +14,14 @@ t.test('client-facing errors have fixed messages and 4xx statuses', async (t) =>
     [errors.TokenExpiredError, 401, 'The access token expired'],
     [errors.InvalidRequestError, 400, 'The authorization request is malformed'],
     [errors.ForbiddenError, 403, 'You do not have permission to perform this action'],
+    [errors.CsrfError, 403, 'The request failed the cross-site request forgery check'],
     [errors.PolicyFailedError, 500, 'The security policy failed']
   ]
   for (const [ErrorClass, status, message] of expected) {
     const error = new ErrorClass()
     t.equal(error.statusCode, status, error.code)
     t.equal(error.message, message)
+    t.equal(typeof error.stack, status < 500 ? 'undefined' : 'string', `${error.code}: a refusal carries no stack, a fault does`)
   }
 })
 

@@ -1,0 +1,120 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+// The example app as `npm start` runs it: a real process listening on a free loopback port.
+const server = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'server.js')
+
+interface Running { url: string, logs: string[], child: ChildProcess }
+
+async function start (env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [server], { env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const logs: string[] = []
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = ''
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk
+      const lines = buffered.split('\n')
+      buffered = lines.pop() as string
+      for (const line of lines) {
+        logs.push(line)
+        const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
+        if (match !== null) resolve(match[1] as string)
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`the example exited with ${code}`)))
+  })
+  return { url, logs, child }
+}
+
+async function stop ({ child }: Running): Promise<void> {
+  if (child.exitCode !== null) return
+  child.kill('SIGTERM')
+  await once(child, 'exit')
+}
+
+async function call (url: string, path: string, init: { method?: string, token?: string, authorization?: string, body?: unknown } = {}) {
+  const headers: Record<string, string> = {}
+  if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`
+  if (init.authorization !== undefined) headers.authorization = init.authorization
+  if (init.body !== undefined) headers['content-type'] = 'application/json'
+  const response = await fetch(url + path, { method: init.method ?? 'GET', headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) })
+  return { status: response.status, challenge: response.headers.get('www-authenticate'), body: await response.json() as Record<string, unknown> }
+}
+
+async function login (url: string, username: string): Promise<string> {
+  const response = await call(url, '/login', { method: 'POST', body: { username, password: `${username}-demo-password` } })
+  if (response.status !== 200) throw new Error(`login of ${username} answered ${response.status}`)
+  return response.body.token as string
+}
+
+t.test('the example app: login, roles from the user store, and RFC 6750 refusals', async (t) => {
+  const running = await start()
+  t.teardown(() => stop(running))
+  const { url } = running
+
+  t.match(running.logs.join('\n'), /JWT_SECRET is not set: using a development secret generated at start-up/)
+  const [alice, bob, carol] = [await login(url, 'alice'), await login(url, 'bob'), await login(url, 'carol')]
+
+  const wrong = await call(url, '/login', { method: 'POST', body: { username: 'alice', password: 'bob-demo-password' } })
+  t.equal(wrong.status, 401)
+  t.equal((await call(url, '/login', { method: 'POST', body: { username: 'nobody', password: 'x' } })).status, 401)
+  t.equal((await call(url, '/login', { method: 'POST', body: { username: 'alice' } })).status, 400, 'bad input is a 400')
+
+  t.same((await call(url, '/public')).body, { message: 'Anyone may read this.', userid: null })
+  t.same((await call(url, '/public', { token: alice })).body, { message: 'Anyone may read this.', userid: 'alice' })
+
+  const me = await call(url, '/me', { token: bob })
+  t.same(me.body, { userid: 'bob', name: 'Bob', principals: ['system.Everyone', 'system.Authenticated', 'bob', 'view', 'edit'] })
+
+  const expectations: Array<[string, string, string | undefined, number]> = [
+    ['GET', '/articles', alice, 200],
+    ['POST', '/articles', alice, 403],
+    ['POST', '/articles', bob, 201],
+    ['GET', '/admin', bob, 403],
+    ['GET', '/admin', carol, 200],
+    ['GET', '/articles', undefined, 401],
+    ['GET', '/me', undefined, 401]
+  ]
+  for (const [method, path, token, status] of expectations) {
+    const body = method === 'POST' ? { title: 'Second' } : undefined
+    const response = await call(url, path, { method, ...(token === undefined ? {} : { token }), body })
+    t.equal(response.status, status, `${method} ${path} as ${token === undefined ? 'anonymous' : 'a user'}`)
+  }
+
+  const anonymous = await call(url, '/articles')
+  t.equal(anonymous.challenge, 'Bearer realm="api"')
+  const tampered = await call(url, '/articles', { token: `${alice.slice(0, -2)}AA` })
+  t.equal(tampered.status, 401)
+  t.equal(tampered.challenge, 'Bearer realm="api", error="invalid_token", error_description="The access token is invalid"')
+  t.same(tampered.body, { statusCode: 401, code: 'FST_JWT_SECURITY_INVALID_TOKEN', error: 'Unauthorized', message: 'The access token is invalid' })
+  const malformed = await call(url, '/articles', { authorization: `Bearer ${alice} extra` })
+  t.equal(malformed.status, 400)
+  t.equal(malformed.challenge, 'Bearer realm="api", error="invalid_request", error_description="The authorization request is malformed"')
+
+  const logs = running.logs.join('\n')
+  for (const token of [alice, bob, carol]) t.notOk(logs.includes(token), 'no token in the logs')
+  const requestLogs = running.logs.filter((line) => !line.includes('"msg":"Try: curl')).join('\n')
+  t.notMatch(requestLogs, /demo-password/, 'no password in the request logs (only the start-up hint shows the demo one)')
+})
+
+t.test('the example app uses JWT_SECRET when it is set, and refuses a weak one at start', async (t) => {
+  const secret = 'Zk3v9QmL2xR8tB5nW1yH7cJ4pF6sD0gAeUiOoKqMzXwVbNrTlYhGjCfEdSaPu-_1'
+  const running = await start({ JWT_SECRET: secret })
+  t.teardown(() => stop(running))
+  t.notMatch(running.logs.join('\n'), /development secret/)
+  const token = await login(running.url, 'alice')
+  t.equal((await call(running.url, '/articles', { token })).status, 200)
+  t.notOk(running.logs.join('\n').includes(secret), 'the secret is never logged')
+
+  const weak = spawn(process.execPath, [server], { env: { ...process.env, PORT: '0', JWT_SECRET: 'secret' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  weak.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+  weak.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+  const [code] = await once(weak, 'exit')
+  t.not(code, 0, 'a weak secret stops the app')
+  t.match(output, /FST_JWT_SECURITY_WEAK_SECRET/)
+  t.match(output, /Invalid option \\"secret\\"|Invalid option "secret"/)
+})
