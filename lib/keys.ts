@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, KeyObject, webcrypto, type JsonWebKey } from 'node:crypto'
 import { types } from 'node:util'
-import { importJWK, type JWK } from 'jose'
+import { CompactSign, compactVerify, importJWK, type JWK } from 'jose'
 import { InvalidKeyError, InvalidOptionError, WeakSecretError } from './errors.js'
 
 type CryptoKey = webcrypto.CryptoKey
@@ -90,11 +90,23 @@ export async function importKeys (input: KeyInput): Promise<ImportedKeys> {
   const publicKey = input.publicKey === undefined
     ? createPublicKey(privateKey as KeyObject)
     : readAsymmetricKey('publicKey', input.publicKey, 'public', algorithm, undefined)
-  return Object.freeze({
+  const keys = Object.freeze({
     algorithm,
     signingKey: privateKey === null ? null : await toCryptoKey(privateKey, algorithm),
     verificationKey: await toCryptoKey(publicKey, algorithm)
   })
+  if (input.privateKey !== undefined && input.publicKey !== undefined) await checkPair(keys)
+  return keys
+}
+
+// A pair that does not match would make every token the app creates fail verification.
+async function checkPair (keys: ImportedKeys): Promise<void> {
+  const probe = await new CompactSign(new Uint8Array(1)).setProtectedHeader({ alg: keys.algorithm }).sign(keys.signingKey as CryptoKey)
+  try {
+    await compactVerify(probe, keys.verificationKey, { algorithms: [keys.algorithm] })
+  } catch {
+    throw new InvalidKeyError('publicKey', 'is not the public half of privateKey')
+  }
 }
 
 async function importSecret (algorithm: Algorithm, secret: Secret | undefined): Promise<CryptoKey> {

@@ -80,6 +80,17 @@ t.test('each asymmetric algorithm imports its own kind of key, as PEM, JWK, KeyO
   }
 })
 
+t.test('a publicKey given with a privateKey must be its public half', async (t) => {
+  for (const [algorithm, kind] of [['RS256', 'rsa'], ['ES256', 'ec256'], ['EdDSA', 'ed25519']] as const) {
+    const mine = keyPair(kind)
+    t.ok(await importKeys({ algorithm, privateKey: mine.privateKey, publicKey: mine.publicKey }), algorithm)
+  }
+  const other = (await import('node:crypto')).generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey
+  const error = await rejected(importKeys({ algorithm: 'ES256', privateKey: keyPair('ec256').privateKey, publicKey: other }))
+  t.equal(error.code, 'FST_JWT_SECURITY_INVALID_KEY')
+  t.match(error.message, /"publicKey": is not the public half of privateKey/)
+})
+
 t.test('encrypted PEM private keys take a passphrase', async (t) => {
   const encrypted = keyPair('ed25519').privateKeyObject.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'correct horse' }) as string
   t.ok(await importKeys({ algorithm: 'EdDSA', privateKey: encrypted, passphrase: 'correct horse' }))
