@@ -1,4 +1,5 @@
-// `npm start`: the example app on 127.0.0.1:PORT (default 3000).
+// `npm start`: the example app on 127.0.0.1:PORT (default 3000). REISSUE_TIME (default 15m) sets
+// how old a session cookie gets before it is reissued.
 import { randomBytes } from 'node:crypto'
 import { buildApp } from './app.js'
 
@@ -7,7 +8,11 @@ let secret = process.env.JWT_SECRET
 const generated = secret === undefined || secret === ''
 if (generated) secret = randomBytes(64).toString('base64url')
 
-const app = await buildApp({ secret, logger: { level: process.env.LOG_LEVEL ?? 'info' } })
+const app = await buildApp({
+  secret,
+  logger: { level: process.env.LOG_LEVEL ?? 'info' },
+  reissueTime: process.env.REISSUE_TIME ?? '15m'
+})
 if (generated) {
   app.log.warn('JWT_SECRET is not set: using a development secret generated at start-up. Tokens stop working when the app restarts; set JWT_SECRET (64 random bytes for HS512) outside development.')
 }
@@ -20,7 +25,7 @@ try {
 }
 
 const address = app.server.address()
-app.log.info(`Try: curl -s -X POST http://127.0.0.1:${address.port}/login -H 'content-type: application/json' -d '{"username":"bob","password":"bob-demo-password"}'`)
+app.log.info(`Open http://127.0.0.1:${address.port}/ in a browser, or try: curl -s -X POST http://127.0.0.1:${address.port}/login -H 'content-type: application/json' -d '{"username":"bob","password":"bob-demo-password"}'`)
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
