@@ -7,6 +7,7 @@ import { coreOf, kRegisterPolicy, type RegisteringPolicy, type SecurityCore } fr
 import { toSeconds, type Duration } from './durations.js'
 import { CookieTooLargeError, CsrfError, InvalidClaimsError, InvalidOptionError } from './errors.js'
 import { JwtPolicy, type Credential, type JwtIdentity } from './jwt-policy.js'
+import { checkKnownOptions } from './known-options.js'
 
 /** CSRF defence of the cookie policy. */
 export interface CsrfOptions {
@@ -45,6 +46,13 @@ export interface JwtCookiePolicyOptions {
   /** Called before a reissue with a copy of the custom claims. */
   onReissue?: ReissueHook
 }
+
+/** The name of every JwtCookiePolicy option, for validation and for the docs test. */
+export const COOKIE_POLICY_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'cookieName', 'path', 'domains', 'secure', 'sameSite', 'reissueTime', 'maxSessionAge', 'csrf', 'cookieFormat', 'onReissue'
+])
+/** The name of every option of JwtCookiePolicy's `csrf`. */
+export const CSRF_OPTION_NAMES: ReadonlySet<string> = new Set(['header', 'cookieName', 'origins'])
 
 interface SessionState {
   reissue: JwtClaims | null
@@ -92,6 +100,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
 
   constructor (options: JwtCookiePolicyOptions = {}) {
     super()
+    checkKnownOptions(options, COOKIE_POLICY_OPTION_NAMES)
     const {
       cookieName = '__Host-session', path = '/', domains = [], secure = true, sameSite = 'lax',
       reissueTime = null, maxSessionAge = '7d', csrf = {}, cookieFormat = 'jwt', onReissue
@@ -126,6 +135,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
       this.csrfHeader = null
       this.#origins = null
     } else {
+      checkKnownOptions(csrf, CSRF_OPTION_NAMES, 'csrf.')
       const { header = 'x-csrf-token', cookieName: csrfCookieName = `${cookieName}-csrf`, origins } = csrf
       if (typeof header !== 'string' || !HEADER_NAME.test(header)) throw new InvalidOptionError('csrf.header', 'expected a header name')
       if (typeof csrfCookieName !== 'string' || !COOKIE_NAME.test(csrfCookieName) || csrfCookieName === cookieName) {
@@ -133,7 +143,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
       }
       this.csrfHeader = header.toLowerCase()
       this.csrfCookieName = csrfCookieName
-      this.#origins = origins === undefined ? null : Object.freeze(origins.map(toOrigin))
+      this.#origins = origins === undefined ? null : Object.freeze(toOrigins(origins))
     }
   }
 
@@ -309,12 +319,15 @@ function safeEqual (a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right)
 }
 
-function toOrigin (value: unknown): string {
-  try {
-    const origin = new URL(String(value)).origin
-    if (origin === value) return origin
-  } catch {}
-  throw new InvalidOptionError('csrf.origins', 'expected origins such as "https://app.example" (scheme, host and port only)')
+function toOrigins (values: unknown): string[] {
+  if (!Array.isArray(values)) throw new InvalidOptionError('csrf.origins', 'expected an array of origins')
+  return values.map((value: unknown) => {
+    try {
+      const origin = new URL(String(value)).origin
+      if (origin === value) return origin
+    } catch {}
+    throw new InvalidOptionError('csrf.origins', 'expected origins such as "https://app.example" (scheme, host and port only)')
+  })
 }
 
 /** pyramid_jwt's cookie value: WebOb's Base64Serializer of the JSON-quoted token (padded base64url). */

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { headerPolicyRememberWarning, InvalidOptionError } from './errors.js'
 import { JwtPolicy, type Credential, type MalformedCredential } from './jwt-policy.js'
+import { checkKnownOptions } from './known-options.js'
 
 /** Transport options of {@link JwtHeaderPolicy}; token settings come from the plugin options. */
 export interface JwtHeaderPolicyOptions {
@@ -15,6 +16,9 @@ export interface JwtHeaderPolicyOptions {
    */
   authType?: string
 }
+
+/** The name of every JwtHeaderPolicy option, for validation and for the docs test. */
+export const HEADER_POLICY_OPTION_NAMES: ReadonlySet<string> = new Set(['header', 'authType'])
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const SPACE = 0x20
@@ -45,6 +49,7 @@ export class JwtHeaderPolicy extends JwtPolicy {
 
   constructor (options: JwtHeaderPolicyOptions = {}) {
     super()
+    checkKnownOptions(options, HEADER_POLICY_OPTION_NAMES)
     const { header = 'Authorization', authType = 'Bearer' } = options
     if (typeof header !== 'string' || !TOKEN.test(header)) throw new InvalidOptionError('header', 'expected an HTTP header name')
     if (typeof authType !== 'string' || !TOKEN.test(authType)) throw new InvalidOptionError('authType', 'expected an HTTP authentication scheme name')

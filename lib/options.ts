@@ -3,6 +3,7 @@ import type { IdentityCallback } from './core.js'
 import { toSeconds, type Duration } from './durations.js'
 import { InvalidOptionError } from './errors.js'
 import { JwtHeaderPolicy } from './header-policy.js'
+import { checkKnownOptions } from './known-options.js'
 import { ALGORITHMS, type Algorithm, type AsymmetricKey, type Secret } from './keys.js'
 import type { SecurityPolicy } from './policy.js'
 
@@ -80,10 +81,7 @@ const TOKEN_LENGTH_LIMITS = { min: 64, max: 65536 }
 
 /** Validates the plugin options, throwing a coded error that names the first wrong one. */
 export function resolveOptions (options: JwtSecurityOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object')
-  for (const name of Object.keys(options)) {
-    if (!OPTION_NAMES.has(name)) throw new InvalidOptionError(name, 'unknown option')
-  }
+  checkKnownOptions(options, OPTION_NAMES)
   const algorithm = options.algorithm ?? 'HS512'
   if (!ALGORITHMS.has(algorithm)) throw new InvalidOptionError('algorithm', `expected one of ${[...ALGORITHMS].join(', ')}`)
   return Object.freeze({

@@ -366,7 +366,12 @@ t.test('cookie options are validated at construction', async (t) => {
     [{ csrf: { header: 'bad header' } }, /"csrf.header"/],
     [{ csrf: { cookieName: '__Host-session' } }, /"csrf.cookieName"/],
     [{ csrf: { origins: ['https://app.example/path'] } }, /"csrf.origins"/],
-    [{ csrf: { origins: ['not a url'] } }, /"csrf.origins"/]
+    [{ csrf: { origins: ['not a url'] } }, /"csrf.origins"/],
+    [{ csrf: { origins: 'https://app.example' } }, /"csrf.origins": expected an array/],
+    [{ csrf: { header: 'x-csrf', orgins: [] } }, /"csrf.orgins": unknown option/],
+    [{ csrf: 'on' }, /"csrf": expected an object/],
+    [{ cookiename: 'session' }, /"cookiename": unknown option/],
+    [null, /"options": expected an object/]
   ]
   for (const [options, message] of cases) {
     const error = caught(() => new JwtCookiePolicy(options as never))

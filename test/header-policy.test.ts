@@ -19,7 +19,7 @@ t.test('options are validated at construction', async (t) => {
   t.equal(custom.header, 'x-my-header')
   t.equal(custom.authType, null, 'a custom header carries the bare token')
   t.equal(custom.challengeScheme, 'Bearer')
-  for (const options of [{ header: 'bad header' }, { header: '' }, { authType: 'Bearer x' }, { authType: 3 }, { header: null }]) {
+  for (const options of [{ header: 'bad header' }, { header: '' }, { authType: 'Bearer x' }, { authType: 3 }, { header: null }, { auth_type: 'JWT' }, []]) {
     const error = caught(() => new JwtHeaderPolicy(options as object))
     t.equal(error.code, 'FST_JWT_SECURITY_INVALID_OPTION', JSON.stringify(options))
   }
