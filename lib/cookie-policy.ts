@@ -7,6 +7,7 @@ import { coreOf, kRegisterPolicy, type RegisteringPolicy, type SecurityCore } fr
 import { toSeconds, type Duration } from './durations.js'
 import { CookieTooLargeError, CsrfError, InvalidClaimsError, InvalidOptionError } from './errors.js'
 import { JwtPolicy, type Credential, type JwtIdentity } from './jwt-policy.js'
+import { policyFailure } from './policy-failure.js'
 import { checkKnownOptions } from './known-options.js'
 
 /** CSRF defence of the cookie policy. */
@@ -113,10 +114,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     if (secure !== true && secure !== false && secure !== 'auto') throw new InvalidOptionError('secure', "expected true, false or 'auto'")
     if (sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none') throw new InvalidOptionError('sameSite', "expected 'lax', 'strict' or 'none'")
     if (sameSite === 'none' && secure !== true) throw new InvalidOptionError('sameSite', "'none' needs secure: true (browsers ignore such cookies otherwise)")
-    if (cookieName.startsWith('__Host-') && (secure !== true || domains.length > 0 || path !== '/')) {
-      throw new InvalidOptionError('cookieName', '__Host- cookies need secure: true, no domains and path "/"')
-    }
-    if (cookieName.startsWith('__Secure-') && secure !== true) throw new InvalidOptionError('cookieName', '__Secure- cookies need secure: true')
+    checkCookiePrefix('cookieName', cookieName, secure, domains, path)
     if (secure === false && process.env.NODE_ENV === 'production') {
       throw new InvalidOptionError('secure', 'false is refused when NODE_ENV is production: session cookies must not travel in the clear')
     }
@@ -141,6 +139,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
       if (typeof csrfCookieName !== 'string' || !COOKIE_NAME.test(csrfCookieName) || csrfCookieName === cookieName) {
         throw new InvalidOptionError('csrf.cookieName', 'expected a cookie name other than the session cookie')
       }
+      checkCookiePrefix('csrf.cookieName', csrfCookieName, secure, domains, path)
       this.csrfHeader = header.toLowerCase()
       this.csrfCookieName = csrfCookieName
       this.#origins = origins === undefined ? null : Object.freeze(toOrigins(origins))
@@ -247,9 +246,17 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
       if (!REGISTERED_CLAIMS.has(name) && !SESSION_CLAIMS.has(name)) custom[name] = previous[name]
     }
     if (this.#onReissue !== null) {
-      const changed = await this.#onReissue(request, custom)
+      let changed: unknown
+      try {
+        changed = await this.#onReissue(request, custom)
+      } catch (error) {
+        throw policyFailure(request, error)
+      }
       if (changed === false) return
-      custom = changed
+      if (typeof changed !== 'object' || changed === null || Array.isArray(changed)) {
+        throw policyFailure(request, new TypeError('onReissue must return the claims of the new token, or false'))
+      }
+      custom = changed as Record<string, unknown>
     }
     const core = coreOf(request)
     const now = core.tokens.nowSeconds()
@@ -302,6 +309,14 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
       return false
     }
   }
+}
+
+// Browsers drop __Host- and __Secure- cookies whose attributes break the prefix's rules (RFC 6265bis).
+function checkCookiePrefix (option: string, name: string, secure: unknown, domains: readonly string[], path: string): void {
+  if (name.startsWith('__Host-') && (secure !== true || domains.length > 0 || path !== '/')) {
+    throw new InvalidOptionError(option, '__Host- cookies need secure: true, no domains and path "/"')
+  }
+  if (name.startsWith('__Secure-') && secure !== true) throw new InvalidOptionError(option, '__Secure- cookies need secure: true')
 }
 
 // Browsers send origins without a default port; the Host header may carry one.

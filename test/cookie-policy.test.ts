@@ -220,6 +220,18 @@ t.test('onReissue may change the claims or refuse', async (t) => {
   t.same(seen[0], { roles: ['view'] }, 'the hook sees custom claims only')
 })
 
+t.test('an onReissue that throws or returns garbage is a logged 500 with a fixed body, and no cookie', async (t) => {
+  for (const onReissue of [async () => { throw new Error('profile store down') }, async () => 'yes' as unknown as false]) {
+    const { app, clock } = await buildCookieApp({ reissueTime: 60, onReissue })
+    const { session } = await login(app)
+    clock.now = START + 61_000
+    const response = await app.inject({ url: '/view', cookies: { [COOKIE]: session } })
+    t.equal(response.statusCode, 500)
+    t.same(response.json(), { statusCode: 500, code: 'FST_JWT_SECURITY_POLICY_FAILED', error: 'Internal Server Error', message: 'The security policy failed' })
+    t.equal(cookieValue(response, COOKIE), undefined, 'no reissued cookie')
+  }
+})
+
 t.test('CSRF: unsafe cookie-authenticated requests need the token and an allowed origin (E11)', async (t) => {
   const { app } = await buildCookieApp()
   const { session, csrf } = await login(app)
@@ -345,7 +357,7 @@ t.test('csrfToken() outside a session', async (t) => {
 t.test('cookie options are validated at construction', async (t) => {
   const production = process.env.NODE_ENV
   t.teardown(() => { process.env.NODE_ENV = production })
-  const cases: Array<[object, RegExp]> = [
+  const cases: Array<[unknown, RegExp]> = [
     [{ cookieName: 'bad name' }, /"cookieName"/],
     [{ cookieName: '' }, /"cookieName"/],
     [{ path: 'relative' }, /"path"/],
@@ -370,6 +382,8 @@ t.test('cookie options are validated at construction', async (t) => {
     [{ csrf: { origins: 'https://app.example' } }, /"csrf.origins": expected an array/],
     [{ csrf: { header: 'x-csrf', orgins: [] } }, /"csrf.orgins": unknown option/],
     [{ csrf: 'on' }, /"csrf": expected an object/],
+    [{ cookieName: 's', secure: 'auto', csrf: { cookieName: '__Host-csrf' } }, /"csrf.cookieName": __Host- cookies need/],
+    [{ cookieName: 's', secure: false, csrf: { cookieName: '__Secure-csrf' } }, /"csrf.cookieName": __Secure- cookies need/],
     [{ cookiename: 'session' }, /"cookiename": unknown option/],
     [null, /"options": expected an object/]
   ]
