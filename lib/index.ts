@@ -8,7 +8,7 @@ import { identityHook } from './identity-hook.js'
 import type { JwtIdentity } from './jwt-policy.js'
 import { importKeys } from './keys.js'
 import { resolveOptions, type JwtSecurityOptions } from './options.js'
-import { PermissionChecker, type PermissionHook, type PermitsOptions } from './permits.js'
+import { PermissionChecker, type PermissionHook, type PermissionHookName, type PermitsOptions } from './permits.js'
 import type { PermitsResult } from './policy.js'
 import { TokenService, type CreateTokenOptions } from './tokens.js'
 
@@ -37,8 +37,13 @@ export type Permission = [keyof Permissions] extends [never] ? string : Extract<
 /** The type of `request.identity` when not null: the declared one, else {@link JwtIdentity}. */
 export type Identity = SecurityTypes extends { identity: infer I } ? I : JwtIdentity
 
-/** The type of `request.jwtClaims` when not null: {@link JwtClaims} and the declared claims. */
-export type Claims = SecurityTypes extends { claims: infer C } ? JwtClaims & Readonly<C> : JwtClaims
+/** A type whose every level is read-only, as the frozen claims are at run time. */
+export type DeepReadonly<T> = T extends ReadonlyArray<infer U>
+  ? ReadonlyArray<DeepReadonly<U>>
+  : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T
+
+/** The type of `request.jwtClaims` when not null: {@link JwtClaims} and the declared claims, read-only. */
+export type Claims = SecurityTypes extends { claims: infer C } ? JwtClaims & DeepReadonly<C> : JwtClaims
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -72,8 +77,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The permission this route requires, checked in onRequest. */
     permission?: Permission
-    /** The context handed to `policy.permits` for this route. */
+    /** The context handed to `policy.permits` for this route: a value, or a function of the request (may be async). */
     context?: unknown
+    /** The hook `permission` is checked in: `'onRequest'` (default, before the body is read) or `'preHandler'`. */
+    permissionHook?: PermissionHookName
   }
 }
 
@@ -82,7 +89,13 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
   const tokens = new TokenService({ ...settings, keys: await importKeys(settings) })
   const { policy } = settings
   const scheme = (policy as { challengeScheme?: unknown }).challengeScheme ?? 'Bearer'
-  const checker = new PermissionChecker(policy, buildChallenges(String(scheme), settings.realm))
+  const checker = new PermissionChecker({
+    policy,
+    challenges: buildChallenges(String(scheme), settings.realm),
+    rootFactory: settings.rootFactory,
+    defaultPermission: settings.defaultPermission,
+    debugAuthorization: settings.debugAuthorization
+  })
   const core: SecurityCore = Object.freeze({
     tokens, policy, callback: settings.callback, principalClaims: settings.principalClaims, realm: settings.realm
   })
@@ -98,6 +111,7 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
   fastify.decorateRequest('authenticatedUserid', null)
   fastify.decorateRequest('isAuthenticated', false)
   fastify.decorateRequest('authFailure', null)
+  fastify.decorateRequest(PermissionChecker.rootContextKey, null)
   fastify.decorateRequest('hasPermission', function (this: FastifyRequest, permission: string, context?: unknown) {
     return checker.check(this, permission, context)
   })
@@ -132,7 +146,10 @@ export type { JwtClaims, ClaimEncoder } from './claims.js'
 export type { IdentityCallback } from './core.js'
 export type { Duration } from './durations.js'
 export type { Algorithm, Secret, AsymmetricKey } from './keys.js'
-export type { PermitsOptions, PermissionHook, ContextSource } from './permits.js'
+export type { PermitsOptions, PermissionHook, PermissionHookName, ContextSource } from './permits.js'
+export { NO_PERMISSION_REQUIRED } from './permits.js'
+export { ACLHelper, ACLAllowed, ACLDenied, Allow, Deny, ALL_PERMISSIONS, DENY_ALL, AllPermissionsList, DEFAULT_DENY, NO_ACL_FOUND } from './acl.js'
+export type { ACE, ACL, AcePermissions, Resource } from './acl.js'
 export type { CreateTokenOptions } from './tokens.js'
 export type { JwtIdentity, Credential, MalformedCredential } from './jwt-policy.js'
 export type { JwtHeaderPolicyOptions } from './header-policy.js'

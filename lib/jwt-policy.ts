@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { ACLHelper, NO_ACL_FOUND } from './acl.js'
 import { recordAuthFailure, type AuthFailure } from './auth-failure.js'
 import type { JwtClaims } from './claims.js'
 import { coreOf, type SecurityCore } from './core.js'
@@ -23,6 +24,7 @@ export type MalformedCredential = AuthFailure & { readonly error: 'invalid_reque
 /** What a transport read from a request: a token, nothing, or a malformed request. */
 export type Credential = string | null | MalformedCredential
 
+const ACL_HELPER = new ACLHelper()
 const IDENTITY_REJECTED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'identity_rejected' })
 const SUBJECT_RESERVED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'subject_reserved', claim: 'sub' })
 
@@ -89,9 +91,16 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
     return (request.identity as JwtIdentity | null)?.userid ?? null
   }
 
-  /** Allowed when one of the request's principals equals `permission`. */
-  permits (request: FastifyRequest, _context: unknown, permission: string): PermitsResult {
+  /**
+   * With a context that has an ACL in its lineage: Pyramid's ACL decision ({@link ACLHelper}) for
+   * the request's principals. Without one: allowed when one of the principals equals `permission`.
+   */
+  permits (request: FastifyRequest, context: unknown, permission: string): PermitsResult {
     const principals = (request.identity as JwtIdentity | null)?.principals ?? ANONYMOUS_PRINCIPALS
+    if (context !== null && context !== undefined) {
+      const decision = ACL_HELPER.permits(context, principals, permission)
+      if (decision.acl !== NO_ACL_FOUND) return decision
+    }
     return principals.includes(permission)
       ? new Allowed('principal %o grants %o', permission, permission)
       : new Denied('none of the principals %o is %o', principals, permission)

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify'
 import type { ClaimEncoder } from './claims.js'
 import type { IdentityCallback } from './core.js'
 import { toSeconds, type Duration } from './durations.js'
@@ -5,6 +6,7 @@ import { InvalidOptionError } from './errors.js'
 import { JwtHeaderPolicy } from './header-policy.js'
 import { checkKnownOptions } from './known-options.js'
 import { ALGORITHMS, type Algorithm, type AsymmetricKey, type Secret } from './keys.js'
+import type { Permission } from './index.js'
 import type { SecurityPolicy } from './policy.js'
 
 /** Options of the plugin. docs/options.md has one heading per option. */
@@ -45,6 +47,12 @@ export interface JwtSecurityOptions {
   realm?: string
   /** The clock, in milliseconds since the epoch, for tests and replays. Default `Date.now`. */
   now?: () => number
+  /** The context of permission checks whose route gives none, as Pyramid's root factory (may be async). */
+  rootFactory?: (request: FastifyRequest) => unknown
+  /** The permission every route needs when it declares none; `NO_PERMISSION_REQUIRED` opts a route out. */
+  defaultPermission?: Permission
+  /** Logs every permission decision (route, permission, principals, the result's msg), as `pyramid.debug_authorization`. */
+  debugAuthorization?: boolean
 }
 
 /** The options after validation, with durations in seconds. */
@@ -67,12 +75,16 @@ export interface ResolvedOptions {
   readonly policy: SecurityPolicy
   readonly realm: string
   readonly now: (() => number) | null
+  readonly rootFactory: ((request: FastifyRequest) => unknown) | null
+  readonly defaultPermission: string | null
+  readonly debugAuthorization: boolean
 }
 
 /** The name of every plugin option, for validation and for the docs test. */
 export const OPTION_NAMES: ReadonlySet<string> = new Set([
   'secret', 'privateKey', 'publicKey', 'passphrase', 'algorithm', 'expiresIn', 'audience', 'issuer', 'leeway',
-  'maxTokenAge', 'typ', 'maxTokenLength', 'callback', 'principalClaims', 'encodeClaim', 'policy', 'realm', 'now'
+  'maxTokenAge', 'typ', 'maxTokenLength', 'callback', 'principalClaims', 'encodeClaim', 'policy', 'realm', 'now',
+  'rootFactory', 'defaultPermission', 'debugAuthorization'
 ])
 const MAX_LEEWAY = 300
 // RFC 6750 §3: quoted auth-param values may only use %x20-21 / %x23-5B / %x5D-7E.
@@ -102,7 +114,10 @@ export function resolveOptions (options: JwtSecurityOptions): ResolvedOptions {
     encodeClaim: optionalFunction('encodeClaim', options.encodeClaim),
     policy: resolvePolicy(options.policy),
     realm: resolveRealm(options.realm),
-    now: optionalFunction('now', options.now)
+    now: optionalFunction('now', options.now),
+    rootFactory: optionalFunction('rootFactory', options.rootFactory),
+    defaultPermission: options.defaultPermission === undefined ? null : optionalString('defaultPermission', options.defaultPermission) as string,
+    debugAuthorization: optionalBoolean('debugAuthorization', options.debugAuthorization)
   })
 }
 
@@ -170,6 +185,12 @@ function optionalString (option: string, value: unknown): string | undefined {
   if (value === undefined) return undefined
   if (typeof value === 'string' && value.length > 0) return value
   throw new InvalidOptionError(option, 'expected a non-empty string')
+}
+
+function optionalBoolean (option: string, value: unknown): boolean {
+  if (value === undefined) return false
+  if (typeof value === 'boolean') return value
+  throw new InvalidOptionError(option, 'expected true or false')
 }
 
 function optionalFunction<T> (option: string, value: T | undefined): T | null {

@@ -24,7 +24,12 @@ export abstract class PermitsResult {
 
   /** The explanation: `template` formatted with `args`. */
   get msg (): string {
-    return format(this.template, ...this.args)
+    return format(this.template, ...this.formatArgs())
+  }
+
+  /** The values `msg` formats; a subclass that keeps its values in fields builds them here, on demand. */
+  protected formatArgs (): readonly unknown[] {
+    return this.args
   }
 
   toString (): string {

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { COOKIE_POLICY_OPTION_NAMES, CSRF_OPTION_NAMES } from '../lib/cookie-policy.js'
 import * as errors from '../lib/errors.js'
 import { errorCodes } from '../lib/errors.js'
 import { OPTION_NAMES } from '../lib/options.js'
@@ -9,9 +10,10 @@ import { OPTION_NAMES } from '../lib/options.js'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const read = (path: string): string => readFileSync(join(root, path), 'utf8')
 
-/** The names of the level-3 headings that are a single code span: "### `name`". */
-function codeHeadings (markdown: string): string[] {
-  return [...markdown.matchAll(/^### `([^`]+)`[ \t]*$/gm)].map((match) => match[1] as string)
+/** The names of the headings of `level` (3 unless told) that are a single code span: "### `name`". */
+function codeHeadings (markdown: string, level = 3): string[] {
+  const heading = new RegExp(`^${'#'.repeat(level)} \`([^\`]+)\`[ \\t]*$`, 'gm')
+  return [...markdown.matchAll(heading)].map((match) => match[1] as string)
 }
 
 /** The text under the heading "### `name`", up to the next heading of level 1 to 3, on one line. */
@@ -31,6 +33,20 @@ t.test('docs/options.md has one heading per option, and none for anything else',
   const headings = codeHeadings(read('docs/options.md'))
   for (const name of OPTION_NAMES) t.equal(countOf(headings, name), 1, `### \`${name}\``)
   for (const heading of headings) t.ok(OPTION_NAMES.has(heading), `### \`${heading}\` is an option`)
+})
+
+t.test('docs/cookie-sessions.md has one heading per JwtCookiePolicy option and csrf option, and none for anything else', async (t) => {
+  const doc = read('docs/cookie-sessions.md')
+  const headings = codeHeadings(doc)
+  for (const name of COOKIE_POLICY_OPTION_NAMES) t.equal(countOf(headings, name), 1, `### \`${name}\``)
+  for (const heading of headings) t.ok(COOKIE_POLICY_OPTION_NAMES.has(heading), `### \`${heading}\` is a JwtCookiePolicy option`)
+  const csrfNames = [...CSRF_OPTION_NAMES].map((name) => `csrf.${name}`)
+  const subheadings = codeHeadings(doc, 4)
+  for (const name of csrfNames) {
+    t.equal(countOf(subheadings, name), 1, `#### \`${name}\``)
+    t.ok(section(doc, 'csrf').includes(`#### \`${name}\``), `#### \`${name}\` is under ### \`csrf\``)
+  }
+  for (const heading of subheadings) t.ok(csrfNames.includes(heading), `#### \`${heading}\` is a csrf option`)
 })
 
 t.test('docs/errors.md has one heading per error code, and none for anything else', async (t) => {
@@ -64,7 +80,8 @@ t.test('README.md starts with the two commands, each on its own line', async (t)
 })
 
 t.test('relative links in README.md and docs/ point to existing files and headings', async (t) => {
-  const files = ['README.md', 'docs/README.md', 'docs/options.md', 'docs/errors.md', 'docs/security-policy.md', 'docs/migrating-from-pyramid-jwt.md']
+  const files = ['README.md', ...readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)]
+  t.ok(files.includes('docs/authorization.md'), 'every guide is checked')
   for (const file of files) {
     const markdown = read(file)
     for (const match of markdown.matchAll(/\]\(([^)\s]+)\)/g)) {

@@ -29,3 +29,8 @@ const policy: SecurityPolicy<{ id: string }> = {
 expectAssignable<SecurityPolicy>(new JwtHeaderPolicy({ authType: 'JWT' }))
 expectType<false>(new Denied('no').allowed)
 await app.register(jwtSecurity, { secret: 'x'.repeat(64), policy })
+
+// Without a Permissions declaration, any permission name is accepted.
+app.get('/any', { preHandler: app.permits('anything-at-all') }, async () => 'ok')
+app.get('/config', { config: { permission: 'whatever', permissionHook: 'preHandler' } }, async () => 'ok')
+expectError(app.get('/hook', { config: { permission: 'x', permissionHook: 'onSend' } }, async () => 'ok'))
