@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import { decodeJwt, decodeProtectedHeader } from 'jose'
 
 /**
  * Why the credential of a request was not accepted, on `request.authFailure`.
@@ -12,8 +13,35 @@ export interface AuthFailure {
   readonly claim?: string | undefined
 }
 
-/** Records a rejected credential on the request and logs it at debug, without the credential itself. */
-export function recordAuthFailure (request: FastifyRequest, failure: AuthFailure): void {
+const MAX_LOGGED_LENGTH = 128
+const SKIP_DECODING: ReadonlySet<string> = new Set(['token_too_long', 'token_malformed'])
+
+/**
+ * Records a rejected credential on the request and logs it at debug, without the credential itself.
+ * With a token, the debug line also names its `alg`, `kid`, `typ` and `iss` (OWASP's "what to log"
+ * for a refused token); these are read only when debug logging is on.
+ */
+export function recordAuthFailure (request: FastifyRequest, failure: AuthFailure, token?: string): void {
   request.authFailure = failure
-  request.log.debug({ authFailure: failure }, 'credential rejected')
+  const log = request.log as FastifyRequest['log'] & { isLevelEnabled?: (level: string) => boolean }
+  if (log.isLevelEnabled?.('debug') !== true || token === undefined || SKIP_DECODING.has(failure.reason)) {
+    log.debug({ authFailure: failure }, 'credential rejected')
+  } else {
+    log.debug({ authFailure: failure, token: describeToken(token) }, 'credential rejected')
+  }
+}
+
+function describeToken (token: string): Record<string, string> {
+  const described: Record<string, string> = {}
+  try {
+    const header = decodeProtectedHeader(token)
+    for (const name of ['alg', 'kid', 'typ'] as const) addString(described, name, header[name])
+    addString(described, 'iss', decodeJwt(token).iss)
+  } catch {}
+  return described
+}
+
+// Attacker-chosen strings: kept short, so a refused token cannot flood the logs.
+function addString (target: Record<string, string>, name: string, value: unknown): void {
+  if (typeof value === 'string') target[name] = value.length > MAX_LOGGED_LENGTH ? `${value.slice(0, MAX_LOGGED_LENGTH)}…` : value
 }

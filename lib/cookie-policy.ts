@@ -166,6 +166,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     const cookies = request.cookies ?? request.server.parseCookie(request.headers.cookie ?? '')
     const value = cookies[this.cookieName]
     if (value === undefined || value === '') return null
+    if (!isVerbatim(request.headers.cookie as string, this.cookieName, value)) return UNREADABLE_TOKEN
     return this.cookieFormat === 'pyramid' ? decodePyramidCookie(value) ?? UNREADABLE_TOKEN : value
   }
 
@@ -309,6 +310,18 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
       return false
     }
   }
+}
+
+// The cookie parser trims spaces and percent-decodes values; a token must arrive exactly as it
+// was set, so the parsed value must appear verbatim as a whole pair of the header.
+function isVerbatim (header: string, name: string, value: string): boolean {
+  const pair = `${name}=${value}`
+  for (let index = header.indexOf(pair); index !== -1; index = header.indexOf(pair, index + 1)) {
+    const before = index === 0 ? ';' : header[index - 1]
+    const after = header[index + pair.length]
+    if ((before === ';' || before === ' ') && (after === undefined || after === ';')) return true
+  }
+  return false
 }
 
 // Browsers drop __Host- and __Secure- cookies whose attributes break the prefix's rules (RFC 6265bis).

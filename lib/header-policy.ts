@@ -80,7 +80,10 @@ export class JwtHeaderPolicy extends JwtPolicy {
     while (value.charCodeAt(start) === SPACE) start++
     if (start === value.length) return CREDENTIALS_MISSING
     let token = value.slice(start)
-    if (token.includes(' ') || token.includes('\t')) return HEADER_MALFORMED
+    // RFC 6750 §2.1: credentials are `Bearer 1*SP b64token`. A space starts another part: a
+    // malformed request. Any other stray character, a tab included, makes a malformed token, which
+    // the strict token syntax refuses (401).
+    if (token.includes(' ')) return HEADER_MALFORMED
     if (scheme === 'jwt' && token.startsWith('token=')) token = unquote(token.slice(6))
     if (hasDuplicateAuthorization(request.raw.rawHeaders)) return HEADER_DUPLICATED
     return token

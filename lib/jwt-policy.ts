@@ -55,7 +55,7 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
       claims = await core.tokens.verify(token)
     } catch (error) {
       const { reason, claim } = error as TokenRejection
-      recordAuthFailure(request, { error: 'invalid_token', reason, claim })
+      recordAuthFailure(request, { error: 'invalid_token', reason, claim }, token)
       return null
     }
     const failure = isReservedUserid(claims.sub) ? SUBJECT_RESERVED : this.checkClaims(request, claims, core)

@@ -115,8 +115,7 @@ async function importSecret (algorithm: Algorithm, secret: Secret | undefined): 
     throw new InvalidOptionError('secret', `${algorithm} needs a secret of at least ${minimum} bytes`)
   }
   const bytes = secretBytes(secret)
-  const text = Buffer.from(bytes).toString('latin1').trimStart()
-  if (text.startsWith('-----BEGIN') || text.startsWith('{') || text.startsWith('ssh-')) {
+  if (looksLikeKey(bytes)) {
     throw new InvalidKeyError('secret', 'this looks like a key, not an HMAC secret; use privateKey/publicKey with an asymmetric algorithm')
   }
   if (bytes.length < minimum) {
@@ -126,6 +125,20 @@ async function importSecret (algorithm: Algorithm, secret: Secret | undefined): 
     throw new WeakSecretError('secret', 'too few distinct characters: use random bytes')
   }
   return await webcrypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash }, false, ['sign', 'verify'])
+}
+
+// A public key used as an HMAC secret is the classic algorithm-confusion mistake: refuse PEM, SSH
+// and JWK/JWKS text. Random bytes may start with "{", so a JSON object must really be a key.
+function looksLikeKey (bytes: Uint8Array): boolean {
+  const text = Buffer.from(bytes).toString('utf8').replace(/^[\s\uFEFF\u200B]+/, '')
+  if (/^(-----BEGIN |ssh-|ecdsa-sha2-)/.test(text)) return true
+  if (!text.startsWith('{')) return false
+  try {
+    const json: unknown = JSON.parse(text)
+    return typeof json === 'object' && json !== null && ('kty' in json || 'keys' in json)
+  } catch {
+    return false
+  }
 }
 
 function secretBytes (secret: Secret): Uint8Array {

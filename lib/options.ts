@@ -6,6 +6,7 @@ import { InvalidOptionError } from './errors.js'
 import { JwtHeaderPolicy } from './header-policy.js'
 import { checkKnownOptions } from './known-options.js'
 import { ALGORITHMS, type Algorithm, type AsymmetricKey, type Secret } from './keys.js'
+import { MAX_TOKEN_LIFETIME } from './tokens.js'
 import type { Permission } from './index.js'
 import type { SecurityPolicy } from './policy.js'
 
@@ -87,6 +88,7 @@ export const OPTION_NAMES: ReadonlySet<string> = new Set([
   'rootFactory', 'defaultPermission', 'debugAuthorization'
 ])
 const MAX_LEEWAY = 300
+const DEFAULT_EXPIRES_IN = 3600
 // RFC 6750 §3: quoted auth-param values may only use %x20-21 / %x23-5B / %x5D-7E.
 const QUOTABLE = /^[\x20\x21\x23-\x5B\x5D-\x7E]+$/
 const TOKEN_LENGTH_LIMITS = { min: 64, max: 65536 }
@@ -95,6 +97,7 @@ const TOKEN_LENGTH_LIMITS = { min: 64, max: 65536 }
 export function resolveOptions (options: JwtSecurityOptions): ResolvedOptions {
   checkKnownOptions(options, OPTION_NAMES)
   const algorithm = options.algorithm ?? 'HS512'
+  const maxTokenAge = options.maxTokenAge === undefined ? undefined : positiveSeconds('maxTokenAge', options.maxTokenAge)
   if (!ALGORITHMS.has(algorithm)) throw new InvalidOptionError('algorithm', `expected one of ${[...ALGORITHMS].join(', ')}`)
   return Object.freeze({
     secret: options.secret,
@@ -102,11 +105,11 @@ export function resolveOptions (options: JwtSecurityOptions): ResolvedOptions {
     publicKey: options.publicKey,
     passphrase: optionalString('passphrase', options.passphrase),
     algorithm,
-    expiresIn: resolveExpiresIn(options.expiresIn),
+    expiresIn: resolveExpiresIn(options.expiresIn, maxTokenAge),
     audience: resolveAudience(options.audience),
     issuer: optionalString('issuer', options.issuer),
     leeway: resolveLeeway(options.leeway),
-    maxTokenAge: options.maxTokenAge === undefined ? undefined : positiveSeconds('maxTokenAge', options.maxTokenAge),
+    maxTokenAge,
     typ: optionalString('typ', options.typ),
     maxTokenLength: resolveMaxTokenLength(options.maxTokenLength),
     callback: optionalFunction('callback', options.callback),
@@ -121,9 +124,15 @@ export function resolveOptions (options: JwtSecurityOptions): ResolvedOptions {
   })
 }
 
-function resolveExpiresIn (value: Duration | false | undefined): number | null {
+function resolveExpiresIn (value: Duration | false | undefined, maxTokenAge: number | undefined): number | null {
   if (value === false) return null
-  return positiveSeconds('expiresIn', value ?? 3600)
+  if (value === undefined) return Math.min(DEFAULT_EXPIRES_IN, maxTokenAge ?? DEFAULT_EXPIRES_IN)
+  const seconds = positiveSeconds('expiresIn', value)
+  if (seconds > MAX_TOKEN_LIFETIME) throw new InvalidOptionError('expiresIn', `at most ${MAX_TOKEN_LIFETIME} seconds (366 days); use false for tokens without exp`)
+  if (maxTokenAge !== undefined && seconds > maxTokenAge) {
+    throw new InvalidOptionError('expiresIn', `must not exceed maxTokenAge (${maxTokenAge} s): tokens would be refused before they expire`)
+  }
+  return seconds
 }
 
 function positiveSeconds (option: string, value: unknown): number {

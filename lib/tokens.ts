@@ -58,6 +58,9 @@ const CANONICAL_LAST_OF_2 = /[AQgw]$/
 const MAX_NUMERIC_DATE = 253402300799
 const MAX_SUBJECT_LENGTH = 1024
 
+/** The longest lifetime a created token may have: 366 days. Longer-lived tokens belong to `expiresIn: false` and revocation. */
+export const MAX_TOKEN_LIFETIME = 366 * 86400
+
 const JOSE_REASONS: Readonly<Record<string, TokenRejectionReason>> = {
   ERR_JWT_EXPIRED: 'token_expired',
   ERR_JWT_CLAIM_VALIDATION_FAILED: 'claim_invalid',
@@ -116,9 +119,13 @@ export class TokenService {
     if (lifetime !== null) payload.exp = iat + lifetime
     if (settings.issuer !== undefined) payload.iss = settings.issuer
     if (audience !== undefined) payload.aud = toAudience(audience)
-    return await new SignJWT(payload)
+    const token = await new SignJWT(payload)
       .setProtectedHeader({ alg: this.algorithm, typ: settings.typ ?? 'JWT' })
       .sign(signingKey)
+    if (token.length > settings.maxTokenLength) {
+      throw new InvalidClaimsError(`the token would be ${token.length} characters, more than maxTokenLength (${settings.maxTokenLength}) lets the plugin verify`)
+    }
+    return token
   }
 
   /** The verified, frozen claims of `token`; rejects with a {@link TokenRejection} for anything else. */
@@ -167,6 +174,7 @@ export class TokenService {
     if (expiresIn === undefined) return this.#settings.expiresIn
     const seconds = toSeconds('expiresIn', expiresIn)
     if (seconds <= 0) throw new InvalidClaimsError('expiresIn must be more than 0 seconds')
+    if (seconds > MAX_TOKEN_LIFETIME) throw new InvalidClaimsError(`expiresIn must not exceed ${MAX_TOKEN_LIFETIME} seconds (366 days)`)
     const { maxTokenAge } = this.#settings
     if (maxTokenAge !== undefined && seconds > maxTokenAge) {
       throw new InvalidClaimsError(`expiresIn must not exceed maxTokenAge (${maxTokenAge} s)`)

@@ -354,6 +354,20 @@ t.test('csrfToken() outside a session', async (t) => {
   t.equal(policy.csrfToken({ jwtClaims: { csrf: 5 } } as never), null)
 })
 
+t.test('the session cookie must arrive verbatim: no trimmed spaces, no percent-encoding (B3, B4)', async (t) => {
+  const { app } = await buildCookieApp()
+  const { session } = await login(app)
+  const view = (cookie: string) => app.inject({ url: '/view', headers: { cookie } })
+  for (const cookie of [`${COOKIE}=${session}`, `a=1; ${COOKIE}=${session}`, `x${COOKIE}=${session}; ${COOKIE}=${session}`, `q= ${COOKIE}=${session}X; ${COOKIE}=${session}`]) {
+    t.equal((await view(cookie)).statusCode, 200, cookie.replace(session, '<token>'))
+  }
+  for (const cookie of [`${COOKIE}= ${session}`, `${COOKIE}=${session} `, `${COOKIE}=${session.replace(/\./g, '%2E')}`, `${COOKIE}="${session}"`]) {
+    const response = await view(cookie)
+    t.equal(response.statusCode, 401, cookie.replace(session, '<token>'))
+    t.equal(response.headers['www-authenticate'], INVALID_TOKEN)
+  }
+})
+
 t.test('cookie options are validated at construction', async (t) => {
   const production = process.env.NODE_ENV
   t.teardown(() => { process.env.NODE_ENV = production })

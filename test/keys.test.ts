@@ -35,10 +35,14 @@ t.test('empty, missing, low-entropy and key-shaped secrets are refused', async (
   const repeated = await rejected(importKeys({ algorithm: 'HS256', secret: 'ab'.repeat(40) }))
   t.equal(repeated.code, 'FST_JWT_SECURITY_WEAK_SECRET')
   t.match(repeated.message, /distinct/)
-  for (const keyLike of [keyPair('rsa').publicKey, `  ${keyPair('ec256').publicKey}`, JSON.stringify(keyPair('rsa').publicKeyObject.export({ format: 'jwk' })), `ssh-ed25519 ${'A'.repeat(68)} me@host`]) {
+  const jwk = keyPair('rsa').publicKeyObject.export({ format: 'jwk' })
+  for (const keyLike of [keyPair('rsa').publicKey, `  ${keyPair('ec256').publicKey}`, `\uFEFF${keyPair('rsa').publicKey}`, `\u200B${keyPair('rsa').publicKey}`, JSON.stringify(jwk), JSON.stringify({ keys: [jwk] }), `ssh-ed25519 ${'A'.repeat(68)} me@host`, `ecdsa-sha2-nistp256 ${'A'.repeat(140)}`]) {
     const error = await rejected(importKeys({ algorithm: 'HS256', secret: keyLike }))
     t.equal(error.code, 'FST_JWT_SECURITY_INVALID_KEY')
     t.match(error.message, /looks like a key/)
+  }
+  for (const notAKey of [`{${'k7Qp2Vx9Lm4Rt8Wz1Ny6Bc3Hd5Jf0Gs'}`, `{"a":1,"b":"${SECRET}"}`]) {
+    t.ok(await importKeys({ algorithm: 'HS256', secret: notAKey }), 'a secret that starts with { but is not a JWK is a secret')
   }
   const wrongType = await rejected(importKeys({ algorithm: 'HS256', secret: 42 as unknown as string }))
   t.equal(wrongType.code, 'FST_JWT_SECURITY_INVALID_OPTION')
