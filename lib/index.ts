@@ -1,12 +1,13 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import type { JSONWebKeySet } from 'jose'
 import type { AuthFailure } from './auth-failure.js'
 import { buildChallenges } from './challenges.js'
 import type { JwtClaims } from './claims.js'
 import { kRegisterPolicy, kSecurityCore, type RegisteringPolicy, type SecurityCore } from './core.js'
 import { identityHook } from './identity-hook.js'
 import type { JwtIdentity } from './jwt-policy.js'
-import { importKeys } from './keys.js'
+import { buildKeyRing } from './key-ring.js'
 import { resolveOptions, type JwtSecurityOptions } from './options.js'
 import { PermissionChecker, type PermissionHook, type PermissionHookName, type PermitsOptions } from './permits.js'
 import type { PermitsResult } from './policy.js'
@@ -73,6 +74,8 @@ declare module 'fastify' {
     permits (permission: Permission, options?: PermitsOptions): PermissionHook
     /** Creates a signed token, as `request.createJwtToken`, for scripts and tests. */
     createJwtToken (userid: string | number, extraClaims?: Record<string, unknown>, options?: CreateTokenOptions): Promise<string>
+    /** The public keys as a JWK Set, to publish at `/.well-known/jwks.json`: never a secret or a private member. */
+    jwks (): JSONWebKeySet
   }
   interface FastifyContextConfig {
     /** The permission this route requires, checked in onRequest. */
@@ -86,7 +89,8 @@ declare module 'fastify' {
 
 const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurity (fastify, options) {
   const settings = resolveOptions(options)
-  const tokens = new TokenService({ ...settings, keys: await importKeys(settings) })
+  const keys = await buildKeyRing(settings, fastify.log)
+  const tokens = new TokenService({ ...settings, keys })
   const { policy } = settings
   const scheme = (policy as { challengeScheme?: unknown }).challengeScheme ?? 'Bearer'
   const checker = new PermissionChecker({
@@ -103,6 +107,7 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
   fastify.decorate(kSecurityCore, core)
   await (policy as Partial<RegisteringPolicy>)[kRegisterPolicy]?.(fastify, core)
   fastify.decorate('permits', (permission: string, permitsOptions?: PermitsOptions) => checker.hook(permission, permitsOptions))
+  fastify.decorate('jwks', () => keys.jwks())
   fastify.decorate('createJwtToken', (userid: unknown, extraClaims?: unknown, tokenOptions?: CreateTokenOptions) =>
     tokens.sign(userid, extraClaims, tokenOptions))
 
@@ -145,7 +150,11 @@ export type { AuthFailure } from './auth-failure.js'
 export type { JwtClaims, ClaimEncoder } from './claims.js'
 export type { IdentityCallback } from './core.js'
 export type { Duration } from './durations.js'
-export type { Algorithm, Secret, AsymmetricKey } from './keys.js'
+export type { Algorithm, AsymmetricAlgorithm, Secret, AsymmetricKey } from './keys.js'
+export type { KeySpec } from './key-ring.js'
+export { fromSettings, fromEnv, SETTING_NAMES } from './settings.js'
+export type { SettingsSourceOptions } from './settings.js'
+export type { JwksOptions } from './remote-jwks.js'
 export type { PermitsOptions, PermissionHook, PermissionHookName, ContextSource } from './permits.js'
 export { NO_PERMISSION_REQUIRED } from './permits.js'
 export { ACLHelper, ACLAllowed, ACLDenied, Allow, Deny, ALL_PERMISSIONS, DENY_ALL, AllPermissionsList, DEFAULT_DENY, NO_ACL_FOUND } from './acl.js'

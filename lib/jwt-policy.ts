@@ -6,7 +6,7 @@ import { coreOf, type SecurityCore } from './core.js'
 import { PolicyFailedError } from './errors.js'
 import { Allowed, Denied, type PermitsResult, type SecurityPolicy } from './policy.js'
 import { ANONYMOUS_PRINCIPALS, Authenticated, Everyone, isReservedUserid } from './principals.js'
-import { TokenRejection } from './tokens.js'
+import type { TokenRejection } from './token-rejection.js'
 
 /** The identity the built-in JWT policies put on `request.identity`. */
 export interface JwtIdentity {
@@ -25,6 +25,10 @@ export type MalformedCredential = AuthFailure & { readonly error: 'invalid_reque
 export type Credential = string | null | MalformedCredential
 
 const ACL_HELPER = new ACLHelper()
+const KEY_WARNINGS: Readonly<Partial<Record<string, string>>> = {
+  keys_unavailable: 'the JSON Web Key Set could not be fetched, or is not a valid JWK Set: tokens cannot be verified',
+  key_unusable: 'a verification key cannot be used: tokens signed with it are refused'
+}
 const IDENTITY_REJECTED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'identity_rejected' })
 const SUBJECT_RESERVED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'subject_reserved', claim: 'sub' })
 
@@ -54,7 +58,10 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
     try {
       claims = await core.tokens.verify(token)
     } catch (error) {
-      const { reason, claim } = error as TokenRejection
+      const { reason, claim, cause } = error as TokenRejection
+      // The request is refused like any bad token, but an operator must hear that the keys are gone.
+      const warning = KEY_WARNINGS[reason]
+      if (warning !== undefined) request.log.warn({ err: cause }, warning)
       recordAuthFailure(request, { error: 'invalid_token', reason, claim }, token)
       return null
     }

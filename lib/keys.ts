@@ -13,13 +13,16 @@ export type Algorithm =
   | 'ES256' | 'ES384' | 'ES512'
   | 'EdDSA' | 'Ed25519'
 
+/** The algorithms of key pairs: every {@link Algorithm} but HMAC. */
+export type AsymmetricAlgorithm = Exclude<Algorithm, 'HS256' | 'HS384' | 'HS512'>
+
 /** An HMAC secret: at least as many bytes as the hash output (32, 48 or 64). */
 export type Secret = string | Uint8Array | KeyObject
 
 /** A private or public key: PEM text, a JWK, a KeyObject or a CryptoKey. */
 export type AsymmetricKey = string | Uint8Array | JWK | KeyObject | CryptoKey
 
-/** The key material of one configuration, imported once at register time. */
+/** The material of one key, imported once at register time. */
 export interface KeyInput {
   algorithm: Algorithm
   secret?: Secret | undefined
@@ -28,10 +31,13 @@ export interface KeyInput {
   passphrase?: string | undefined
 }
 
+/** One key, imported: CryptoKeys for jose, and the public JWK of an asymmetric key. */
 export interface ImportedKeys {
   readonly algorithm: Algorithm
   readonly signingKey: CryptoKey | null
   readonly verificationKey: CryptoKey
+  /** The public key as a JWK (no private members), or null for an HMAC secret. */
+  readonly publicJwk: Readonly<JWK> | null
 }
 
 const HMAC_HASH: Readonly<Record<string, { hash: string, bytes: number }>> = {
@@ -68,61 +74,66 @@ export function isHmac (algorithm: Algorithm): boolean {
   return algorithm in HMAC_HASH
 }
 
-/** Imports the keys of one configuration as CryptoKeys, refusing anything weak or mismatched. */
-export async function importKeys (input: KeyInput): Promise<ImportedKeys> {
+/**
+ * Imports one key as CryptoKeys, refusing anything weak or mismatched. `prefix` goes before the
+ * option names in errors (`keys[1].secret`).
+ */
+export async function importKeys (input: KeyInput, prefix = ''): Promise<ImportedKeys> {
   const { algorithm } = input
   if (isHmac(algorithm)) {
     if (input.privateKey !== undefined || input.publicKey !== undefined) {
-      throw new InvalidOptionError('privateKey', `${algorithm} takes a secret, not a private or public key`)
+      throw new InvalidOptionError(`${prefix}privateKey`, `${algorithm} takes a secret, not a private or public key`)
     }
-    const key = await importSecret(algorithm, input.secret)
-    return Object.freeze({ algorithm, signingKey: key, verificationKey: key })
+    const key = await importSecret(algorithm, input.secret, `${prefix}secret`)
+    return Object.freeze({ algorithm, signingKey: key, verificationKey: key, publicJwk: null })
   }
   if (input.secret !== undefined) {
-    throw new InvalidOptionError('secret', `${algorithm} takes privateKey and/or publicKey, not a secret`)
+    throw new InvalidOptionError(`${prefix}secret`, `${algorithm} takes privateKey and/or publicKey, not a secret`)
   }
   if (input.privateKey === undefined && input.publicKey === undefined) {
-    throw new InvalidOptionError('privateKey', `${algorithm} needs privateKey (to sign and verify) or publicKey (to verify)`)
+    throw new InvalidOptionError(`${prefix}privateKey`, `${algorithm} needs privateKey (to sign and verify) or publicKey (to verify)`)
   }
   const privateKey = input.privateKey === undefined
     ? null
-    : readAsymmetricKey('privateKey', input.privateKey, 'private', algorithm, input.passphrase)
+    : readAsymmetricKey(`${prefix}privateKey`, input.privateKey, 'private', algorithm, input.passphrase)
   const publicKey = input.publicKey === undefined
     ? createPublicKey(privateKey as KeyObject)
-    : readAsymmetricKey('publicKey', input.publicKey, 'public', algorithm, undefined)
+    : readAsymmetricKey(`${prefix}publicKey`, input.publicKey, 'public', algorithm, undefined)
+  const publicJwk = Object.freeze(publicKey.export({ format: 'jwk' }) as JWK)
   const keys = Object.freeze({
     algorithm,
-    signingKey: privateKey === null ? null : await toCryptoKey(privateKey, algorithm),
-    verificationKey: await toCryptoKey(publicKey, algorithm)
+    signingKey: privateKey === null ? null : await toCryptoKey(privateKey.export({ format: 'jwk' }) as JWK, algorithm),
+    verificationKey: await toCryptoKey(publicJwk, algorithm),
+    publicJwk
   })
-  if (input.privateKey !== undefined && input.publicKey !== undefined) await checkPair(keys)
+  if (input.privateKey !== undefined && input.publicKey !== undefined) await checkPair(keys, prefix)
   return keys
 }
 
 // A pair that does not match would make every token the app creates fail verification.
-async function checkPair (keys: ImportedKeys): Promise<void> {
+async function checkPair (keys: ImportedKeys, prefix: string): Promise<void> {
   const probe = await new CompactSign(new Uint8Array(1)).setProtectedHeader({ alg: keys.algorithm }).sign(keys.signingKey as CryptoKey)
   try {
     await compactVerify(probe, keys.verificationKey, { algorithms: [keys.algorithm] })
   } catch {
-    throw new InvalidKeyError('publicKey', 'is not the public half of privateKey')
+    throw new InvalidKeyError(`${prefix}publicKey`, `is not the public half of ${prefix}privateKey`)
   }
 }
 
-async function importSecret (algorithm: Algorithm, secret: Secret | undefined): Promise<CryptoKey> {
+async function importSecret (algorithm: Algorithm, secret: Secret | undefined, option: string): Promise<CryptoKey> {
   const { hash, bytes: minimum } = HMAC_HASH[algorithm] as { hash: string, bytes: number }
   if (secret === undefined || secret === null) {
-    throw new InvalidOptionError('secret', `${algorithm} needs a secret of at least ${minimum} bytes`)
+    throw new InvalidOptionError(option, `${algorithm} needs a secret of at least ${minimum} bytes`)
   }
-  const bytes = secretBytes(secret)
+  const bytes = secretBytes(secret, option)
   if (looksLikeKey(bytes)) {
-    throw new InvalidKeyError('secret', 'this looks like a key, not an HMAC secret; use privateKey/publicKey with an asymmetric algorithm')
+    throw new InvalidKeyError(option, 'this looks like a key, not an HMAC secret; use privateKey/publicKey with an asymmetric algorithm')
   }
   if (bytes.length < minimum) {
-    throw new WeakSecretError('secret', `${algorithm} needs at least ${minimum} bytes, got ${bytes.length}`)
+    throw new WeakSecretError(option, `${algorithm} needs at least ${minimum} bytes, got ${bytes.length}`)
   }
   if (new Set(bytes).size < MIN_DISTINCT_SECRET_BYTES) {
-    throw new WeakSecretError('secret', 'too few distinct characters: use random bytes')
+    throw new WeakSecretError(option, 'too few distinct characters: use random bytes')
   }
   return await webcrypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash }, false, ['sign', 'verify'])
 }
@@ -141,11 +152,11 @@ function looksLikeKey (bytes: Uint8Array): boolean {
   }
 }
 
-function secretBytes (secret: Secret): Uint8Array {
+function secretBytes (secret: Secret, option: string): Uint8Array {
   if (typeof secret === 'string') return Buffer.from(secret, 'utf8')
   if (secret instanceof Uint8Array) return Uint8Array.from(secret)
   if (secret instanceof KeyObject && secret.type === 'secret') return secret.export()
-  throw new InvalidOptionError('secret', 'expected a string, a Uint8Array or a secret KeyObject')
+  throw new InvalidOptionError(option, 'expected a string, a Uint8Array or a secret KeyObject')
 }
 
 function readAsymmetricKey (
@@ -193,6 +204,6 @@ function parseKey (option: string, value: AsymmetricKey, kind: 'private' | 'publ
   return kind === 'public' && keyObject.type === 'private' ? createPublicKey(keyObject) : keyObject
 }
 
-async function toCryptoKey (keyObject: KeyObject, algorithm: Algorithm): Promise<CryptoKey> {
-  return await importJWK(keyObject.export({ format: 'jwk' }) as JWK, algorithm) as CryptoKey
+async function toCryptoKey (jwk: JWK, algorithm: Algorithm): Promise<CryptoKey> {
+  return await importJWK(jwk, algorithm) as CryptoKey
 }

@@ -8,6 +8,8 @@ import { checkKnownOptions } from './known-options.js'
 import { ALGORITHMS, type Algorithm, type AsymmetricKey, type Secret } from './keys.js'
 import { MAX_TOKEN_LIFETIME } from './tokens.js'
 import type { Permission } from './index.js'
+import type { KeySpec } from './key-ring.js'
+import type { JwksOptions } from './remote-jwks.js'
 import type { SecurityPolicy } from './policy.js'
 
 /** Options of the plugin. docs/options.md has one heading per option. */
@@ -20,6 +22,10 @@ export interface JwtSecurityOptions {
   publicKey?: AsymmetricKey
   /** Passphrase of an encrypted PEM `privateKey`. */
   passphrase?: string
+  /** A key set, for rotation: each key has a `kid`; the first one that can sign signs new tokens. */
+  keys?: KeySpec[]
+  /** A remote JSON Web Key Set (an identity provider's keys) to verify tokens with. */
+  jwks?: JwksOptions
   /** The one algorithm tokens are signed and verified with. Default `'HS512'`, as pyramid_jwt. */
   algorithm?: Algorithm
   /** Lifetime of created tokens, seconds or a duration string. Default `'1h'`. `false` creates and accepts tokens without `exp`. */
@@ -62,6 +68,8 @@ export interface ResolvedOptions {
   readonly privateKey: AsymmetricKey | undefined
   readonly publicKey: AsymmetricKey | undefined
   readonly passphrase: string | undefined
+  readonly keys: KeySpec[] | undefined
+  readonly jwks: JwksOptions | undefined
   readonly algorithm: Algorithm
   readonly expiresIn: number | null
   readonly audience: string | readonly string[] | undefined
@@ -83,7 +91,7 @@ export interface ResolvedOptions {
 
 /** The name of every plugin option, for validation and for the docs test. */
 export const OPTION_NAMES: ReadonlySet<string> = new Set([
-  'secret', 'privateKey', 'publicKey', 'passphrase', 'algorithm', 'expiresIn', 'audience', 'issuer', 'leeway',
+  'secret', 'privateKey', 'publicKey', 'passphrase', 'keys', 'jwks', 'algorithm', 'expiresIn', 'audience', 'issuer', 'leeway',
   'maxTokenAge', 'typ', 'maxTokenLength', 'callback', 'principalClaims', 'encodeClaim', 'policy', 'realm', 'now',
   'rootFactory', 'defaultPermission', 'debugAuthorization'
 ])
@@ -104,10 +112,12 @@ export function resolveOptions (options: JwtSecurityOptions): ResolvedOptions {
     privateKey: options.privateKey,
     publicKey: options.publicKey,
     passphrase: optionalString('passphrase', options.passphrase),
+    keys: options.keys,
+    jwks: options.jwks,
     algorithm,
     expiresIn: resolveExpiresIn(options.expiresIn, maxTokenAge),
     audience: resolveAudience(options.audience),
-    issuer: optionalString('issuer', options.issuer),
+    issuer: resolveIssuer(options.issuer, options.jwks),
     leeway: resolveLeeway(options.leeway),
     maxTokenAge,
     typ: optionalString('typ', options.typ),
@@ -194,6 +204,16 @@ function optionalString (option: string, value: unknown): string | undefined {
   if (value === undefined) return undefined
   if (typeof value === 'string' && value.length > 0) return value
   throw new InvalidOptionError(option, 'expected a non-empty string')
+}
+
+// A JWK Set's keys belong to its issuer: its tokens must name it (RFC 8725 §3.8).
+function resolveIssuer (value: unknown, jwks: unknown): string | undefined {
+  const issuer = optionalString('issuer', value)
+  const jwksIssuer = typeof jwks === 'object' && jwks !== null ? (jwks as { issuer?: unknown }).issuer : undefined
+  if (jwksIssuer === undefined) return issuer
+  const checked = optionalString('jwks.issuer', jwksIssuer)
+  if (issuer !== undefined && issuer !== checked) throw new InvalidOptionError('jwks.issuer', 'differs from the issuer option')
+  return checked
 }
 
 function optionalBoolean (option: string, value: unknown): boolean {

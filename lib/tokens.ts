@@ -3,30 +3,8 @@ import { jwtVerify, SignJWT, type JWTVerifyOptions } from 'jose'
 import { freezeClaims, toTokenClaims, type ClaimEncoder, type JwtClaims } from './claims.js'
 import { toSeconds, type Duration } from './durations.js'
 import { InvalidClaimsError, NoSigningKeyError } from './errors.js'
-import type { Algorithm, ImportedKeys } from './keys.js'
-
-/** Why a presented token was refused. Logged at debug and exposed as `request.authFailure.reason`. */
-export type TokenRejectionReason =
-  | 'token_too_long'
-  | 'token_malformed'
-  | 'algorithm_not_allowed'
-  | 'signature_invalid'
-  | 'token_expired'
-  | 'claim_invalid'
-  | 'token_unsupported'
-
-/** A refused token. Carries a reason code and the name of the failing claim, never the token or its values. */
-export class TokenRejection extends Error {
-  readonly reason: TokenRejectionReason
-  readonly claim: string | undefined
-
-  constructor (reason: TokenRejectionReason, claim?: string) {
-    super(reason)
-    this.name = 'TokenRejection'
-    this.reason = reason
-    this.claim = claim
-  }
-}
+import type { KeyRing } from './key-ring.js'
+import { TokenRejection, type TokenRejectionReason } from './token-rejection.js'
 
 /** Per-call options of createJwtToken. */
 export interface CreateTokenOptions {
@@ -38,7 +16,7 @@ export interface CreateTokenOptions {
 
 /** What a TokenService needs, resolved and validated by the plugin options. */
 export interface TokenSettings {
-  readonly keys: ImportedKeys
+  readonly keys: KeyRing
   readonly expiresIn: number | null
   readonly audience: string | readonly string[] | undefined
   readonly issuer: string | undefined
@@ -69,19 +47,17 @@ const JOSE_REASONS: Readonly<Record<string, TokenRejectionReason>> = {
   ERR_JOSE_NOT_SUPPORTED: 'token_unsupported'
 }
 
-/** Signs and verifies tokens with jose, under one pinned algorithm and the plugin's claim rules. */
+/** Signs and verifies tokens with jose, with algorithms pinned per key and the plugin's claim rules. */
 export class TokenService {
-  readonly algorithm: Algorithm
   readonly #settings: TokenSettings
   readonly #verifyOptions: JWTVerifyOptions
   readonly #requiresExpiry: boolean
 
   constructor (settings: TokenSettings) {
     this.#settings = settings
-    this.algorithm = settings.keys.algorithm
     this.#requiresExpiry = settings.expiresIn !== null
     this.#verifyOptions = Object.freeze({
-      algorithms: [settings.keys.algorithm],
+      algorithms: [...settings.keys.algorithms],
       clockTolerance: settings.leeway,
       requiredClaims: this.#requiresExpiry ? ['exp', 'iat', 'sub'] : ['iat', 'sub'],
       ...(settings.audience === undefined ? {} : { audience: settings.audience as string | string[] }),
@@ -104,8 +80,8 @@ export class TokenService {
   /** Creates a signed token for `userid` with `extraClaims` (reserved claims are refused). */
   async sign (userid: unknown, extraClaims?: unknown, options: CreateTokenOptions = {}): Promise<string> {
     const settings = this.#settings
-    const signingKey = settings.keys.signingKey
-    if (signingKey === null) throw new NoSigningKeyError()
+    const signer = settings.keys.signer
+    if (signer === null) throw new NoSigningKeyError()
     if (typeof options !== 'object' || options === null) throw new InvalidClaimsError('options must be an object')
     const iat = this.nowSeconds()
     const lifetime = this.#lifetime(options.expiresIn)
@@ -120,8 +96,10 @@ export class TokenService {
     if (settings.issuer !== undefined) payload.iss = settings.issuer
     if (audience !== undefined) payload.aud = toAudience(audience)
     const token = await new SignJWT(payload)
-      .setProtectedHeader({ alg: this.algorithm, typ: settings.typ ?? 'JWT' })
-      .sign(signingKey)
+      .setProtectedHeader(signer.kid === null
+        ? { alg: signer.algorithm, typ: settings.typ ?? 'JWT' }
+        : { alg: signer.algorithm, typ: settings.typ ?? 'JWT', kid: signer.kid })
+      .sign(signer.key)
     if (token.length > settings.maxTokenLength) {
       throw new InvalidClaimsError(`the token would be ${token.length} characters, more than maxTokenLength (${settings.maxTokenLength}) lets the plugin verify`)
     }
@@ -134,10 +112,14 @@ export class TokenService {
     if (!isCompactJws(token)) throw new TokenRejection('token_malformed')
     let payload: Record<string, unknown>
     try {
-      payload = (await jwtVerify(token, this.#settings.keys.verificationKey, this.#optionsForNow())).payload
+      payload = (await jwtVerify(token, this.#settings.keys.resolve, this.#optionsForNow())).payload
     } catch (error) {
+      if (error instanceof TokenRejection) throw error
       const { code, claim } = error as { code?: unknown, claim?: string }
-      throw new TokenRejection(JOSE_REASONS[String(code)] ?? 'token_malformed', claim)
+      // jose's own errors carry a code; anything else (a TypeError) comes from a key jose refuses
+      // to use, such as a short RSA key in a remote set: the operator's problem, not the token's.
+      if (typeof code !== 'string') throw new TokenRejection('key_unusable', undefined, error)
+      throw new TokenRejection(JOSE_REASONS[code] ?? 'token_malformed', claim)
     }
     this.#checkClaimTypes(payload)
     const claims = freezeClaims(payload)

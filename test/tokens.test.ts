@@ -1,7 +1,9 @@
 import { createHmac } from 'node:crypto'
+import Fastify from 'fastify'
 import t from 'tap'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
-import { importKeys, type Algorithm } from '../lib/keys.js'
+import { buildKeyRing } from '../lib/key-ring.js'
+import type { Algorithm } from '../lib/keys.js'
 import { isCompactJws, TokenService, type TokenSettings } from '../lib/tokens.js'
 import { SECRET } from './helpers/app.js'
 import { rejected } from './helpers/errors.js'
@@ -10,10 +12,13 @@ import { keyPair } from './helpers/keys.js'
 const NOW = 1_800_000_000_000
 const nowSeconds = NOW / 1000
 
+const NO_LOG = Fastify().log
+const NO_KEYS = { secret: undefined, privateKey: undefined, publicKey: undefined, passphrase: undefined, keys: undefined, jwks: undefined }
+
 async function service (overrides: Partial<TokenSettings> = {}, algorithm: Algorithm = 'HS256'): Promise<TokenService> {
   const keys = algorithm.startsWith('HS')
-    ? await importKeys({ algorithm, secret: SECRET })
-    : await importKeys({ algorithm, privateKey: keyPair(algorithm === 'ES256' ? 'ec256' : algorithm === 'EdDSA' ? 'ed25519' : 'rsa').privateKey })
+    ? await buildKeyRing({ ...NO_KEYS, algorithm, secret: SECRET }, NO_LOG)
+    : await buildKeyRing({ ...NO_KEYS, algorithm, privateKey: keyPair(algorithm === 'ES256' ? 'ec256' : algorithm === 'EdDSA' ? 'ed25519' : 'rsa').privateKey }, NO_LOG)
   return new TokenService({
     keys,
     expiresIn: 3600,
@@ -100,7 +105,7 @@ t.test('sign refuses bad userids, claims and options with TypeErrors', async (t)
 })
 
 t.test('sign needs a signing key', async (t) => {
-  const keys = await importKeys({ algorithm: 'ES256', publicKey: keyPair('ec256').publicKey })
+  const keys = await buildKeyRing({ ...NO_KEYS, algorithm: 'ES256', publicKey: keyPair('ec256').publicKey }, NO_LOG)
   const tokens = new TokenService({ keys, expiresIn: 60, audience: undefined, issuer: undefined, leeway: 0, maxTokenAge: undefined, typ: undefined, maxTokenLength: 8192, encodeClaim: null, now: null })
   t.equal((await rejected(tokens.sign('alice'))).code, 'FST_JWT_SECURITY_NO_SIGNING_KEY')
 })

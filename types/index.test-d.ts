@@ -1,7 +1,9 @@
 import Fastify from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
+import type { JSONWebKeySet } from 'jose'
 import jwtSecurity, {
-  Allowed, Denied, JwtHeaderPolicy, type JwtClaims, type JwtIdentity, type PermitsResult, type SecurityPolicy
+  Allowed, Denied, JwtHeaderPolicy, fromEnv, fromSettings, SETTING_NAMES,
+  type JwtClaims, type JwtIdentity, type JwtSecurityOptions, type PermitsResult, type SecurityPolicy
 } from 'fastify-jwt-security'
 
 const app = Fastify()
@@ -34,3 +36,13 @@ await app.register(jwtSecurity, { secret: 'x'.repeat(64), policy })
 app.get('/any', { preHandler: app.permits('anything-at-all') }, async () => 'ok')
 app.get('/config', { config: { permission: 'whatever', permissionHook: 'preHandler' } }, async () => 'ok')
 expectError(app.get('/hook', { config: { permission: 'x', permissionHook: 'onSend' } }, async () => 'ok'))
+
+// Key sets, remote JWK Sets, publishing keys, and pyramid_jwt settings.
+await Fastify().register(jwtSecurity, { keys: [{ kid: 'h2', secret: 'x'.repeat(64), algorithm: 'HS512' }, { kid: 'h1', secret: 'y'.repeat(64) }] })
+await Fastify().register(jwtSecurity, { jwks: { url: 'https://auth.example.org/.well-known/jwks.json', issuer: 'https://auth.example.org', algorithms: ['RS256', 'EdDSA'], timeout: '5s' }, audience: 'api' })
+expectError(Fastify().register(jwtSecurity, { keys: [{ secret: 'x'.repeat(64) }] }))
+expectError(Fastify().register(jwtSecurity, { jwks: { url: 'https://a.example', algorithms: ['HS256'] } }))
+expectType<JSONWebKeySet>(app.jwks())
+expectAssignable<JwtSecurityOptions>(fromSettings({ 'jwt.private_key': 'x', 'jwt.expiration': '3600' }))
+expectAssignable<JwtSecurityOptions>(fromEnv())
+expectType<readonly string[]>(SETTING_NAMES)

@@ -7,10 +7,12 @@ import {
 import { connect, type AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyRequest, type LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
+import type { JWK } from 'jose'
 import jwtSecurity, {
-  Authenticated, JwtCookiePolicy, JwtHeaderPolicy, PolicyChain, type AuthFailure, type JwtSecurityOptions
+  Authenticated, JwtCookiePolicy, JwtHeaderPolicy, PolicyChain, type AuthFailure, type JwtSecurityOptions, type KeySpec
 } from '../../lib/index.js'
 import { rejected } from '../helpers/errors.js'
+import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js'
 import { keyPair } from '../helpers/keys.js'
 
 /** The frozen clock of every app: `now` in milliseconds and in seconds. */
@@ -90,6 +92,8 @@ export interface Config {
   readonly options: JwtSecurityOptions
   /** Texts that would reveal the secret or private key if they appeared in a log line. */
   readonly secretForms: readonly string[]
+  /** The `kid` of valid tokens (key-set and JWKS configurations), else absent. */
+  readonly kid?: string
 }
 
 /**
@@ -153,7 +157,7 @@ export function makeConfig (profile: Profile, kind: KeyKind = 'hmac'): Config {
 
 /** The header of a valid token in `config`, with `extra` merged in (undefined removes a member). */
 export function header (config: Config, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { alg: config.alg, ...(config.profile === 'strict' ? { typ: 'JWT' } : {}), ...extra }
+  return { alg: config.alg, ...(config.profile === 'strict' ? { typ: 'JWT' } : {}), ...(config.kid === undefined ? {} : { kid: config.kid }), ...extra }
 }
 
 /** The claims of a valid token in `config` (sub alice, iat now, exp now + 300), with `extra` merged in. */
@@ -199,6 +203,151 @@ export async function eachConfig (t: Test, fn: (t: Test, config: Config) => Prom
 }
 
 // ---------------------------------------------------------------------------------------------
+// Key sets and remote JWKS
+// ---------------------------------------------------------------------------------------------
+
+/** One key of a key-set or JWKS configuration, as the tests sign with it. */
+export interface KeyMember {
+  readonly kid: string
+  readonly alg: string
+  /** The HMAC secret or the private key. */
+  readonly key: Buffer | KeyObject
+  /** The public key, or null for an HMAC secret. */
+  readonly publicKey: KeyObject | null
+}
+
+/** A configuration with several keys; `alg`, `key` and `kid` are those of its first member (the genuine token's). */
+export interface KeySetConfig extends Config {
+  readonly kid: string
+  readonly members: readonly KeyMember[]
+  /** Every algorithm the configuration accepts. */
+  readonly algorithms: readonly string[]
+}
+
+const STRICT_CLAIM_OPTIONS = { issuer: ISSUER, audience: AUDIENCE, typ: 'JWT', leeway: LEEWAY, maxTokenAge: '1h', maxTokenLength: 8192, expiresIn: '15m' } as const
+
+function asymmetricMember (kid: string, kind: Exclude<KeyKind, 'hmac'>): KeyMember {
+  const pair = serverKeys(kind)
+  return { kid, alg: kind, key: pair.privateKeyObject, publicKey: pair.publicKeyObject }
+}
+
+/**
+ * A local key set mixing HMAC and asymmetric keys, where algorithm confusion would hide:
+ * `hs` (the secret of the profile: 64 bytes and the default algorithm HS512, or 32 bytes and HS256),
+ * `rs` (RS256, public key only, as PEM text), `es` (ES256, public key only, as a JWK) and `ed`
+ * (EdDSA, private key as PEM text). The secret comes first, so it signs. `strict` adds the strict
+ * claim options of {@link makeConfig}.
+ */
+export function makeKeySetConfig (profile: Profile): KeySetConfig {
+  const strict = profile === 'strict'
+  const secret = randomSecret(strict ? 32 : 64)
+  const hs: KeyMember = { kid: 'hs', alg: strict ? 'HS256' : 'HS512', key: secret, publicKey: null }
+  const members = [hs, asymmetricMember('rs', 'RS256'), asymmetricMember('es', 'ES256'), asymmetricMember('ed', 'EdDSA')]
+  const keys: KeySpec[] = [
+    strict ? { kid: 'hs', secret, algorithm: 'HS256' } : { kid: 'hs', secret },
+    { kid: 'rs', publicKey: serverKeys('RS256').publicKey, algorithm: 'RS256' },
+    { kid: 'es', publicKey: serverKeys('ES256').publicKeyObject.export({ format: 'jwk' }) as JWK, algorithm: 'ES256' },
+    { kid: 'ed', privateKey: serverKeys('EdDSA').privateKey, algorithm: 'EdDSA' }
+  ]
+  return {
+    name: `${profile} (key set ${members.map((member) => `${member.kid}:${member.alg}`).join(', ')})`,
+    profile,
+    alg: hs.alg,
+    key: secret,
+    publicKey: null,
+    kid: 'hs',
+    leeway: strict ? LEEWAY : 0,
+    maxTokenAge: strict ? MAX_TOKEN_AGE : null,
+    options: strict ? { keys, ...STRICT_CLAIM_OPTIONS } : { keys },
+    secretForms: [secret.toString('hex'), secret.toString('base64'), secret.toString('base64url'), serverKeys('EdDSA').privateKey.split('\n')[1] as string],
+    members,
+    algorithms: members.map((member) => member.alg)
+  }
+}
+
+/** Runs `fn` once per profile with the mixed key set of {@link makeKeySetConfig}, each in its own subtest. */
+export async function eachKeySetConfig (t: Test, fn: (t: Test, config: KeySetConfig) => Promise<void>): Promise<void> {
+  for (const profile of ['default', 'strict'] as const) {
+    const config = makeKeySetConfig(profile)
+    await t.test(config.name, (t) => fn(t, config))
+  }
+}
+
+/** The member of `config` whose kid is `kid`. */
+export function member (config: KeySetConfig, kid: string): KeyMember {
+  const found = config.members.find((candidate) => candidate.kid === kid)
+  if (found === undefined) throw new Error(`no key ${kid}`)
+  return found
+}
+
+/** A token signed by `signer` with its algorithm and kid; `extraHeader` overrides (undefined removes a member). */
+export function memberToken (config: Config, signer: KeyMember, extraClaims: Record<string, unknown> = {}, extraHeader: Record<string, unknown> = {}): string {
+  return jws(signer.alg, signer.key, header(config, { alg: signer.alg, kid: signer.kid, ...extraHeader }), claims(config, extraClaims))
+}
+
+/** Every asymmetric algorithm: what a remote JWKS accepts by default. */
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const
+
+/** The public JWK of `signer` as an identity provider publishes it; `alg` is left out when `withAlg` is false. */
+export function publishedJwk (signer: KeyMember, withAlg = true): JWK {
+  const jwk = (signer.publicKey as KeyObject).export({ format: 'jwk' }) as JWK
+  return { ...jwk, kid: signer.kid, use: 'sig', ...(withAlg ? { alg: signer.alg } : {}) }
+}
+
+/**
+ * The remote configuration: an identity provider publishing `idp-rs` (RS256), `idp-es` (ES256)
+ * and `idp-ed` (Ed25519, its JWK without `alg`) at `url`, and the plugin registered with
+ * `jwks: { url, issuer, timeout: 0.3, cooldown: 0.1 }` and the strict claim options.
+ */
+export function makeJwksConfig (url: string): KeySetConfig {
+  const members = [asymmetricMember('idp-rs', 'RS256'), asymmetricMember('idp-es', 'ES256'), asymmetricMember('idp-ed', 'EdDSA')]
+  const [rs] = members as [KeyMember]
+  return {
+    name: 'strict (remote JWKS idp-rs:RS256, idp-es:ES256, idp-ed:EdDSA)',
+    profile: 'strict',
+    alg: rs.alg,
+    key: rs.key,
+    publicKey: rs.publicKey,
+    kid: rs.kid,
+    leeway: LEEWAY,
+    maxTokenAge: MAX_TOKEN_AGE,
+    options: { jwks: { url, issuer: ISSUER, timeout: 0.3, cooldown: 0.1 }, ...STRICT_CLAIM_OPTIONS },
+    secretForms: members.map((signer) => serverKeys(signer.alg as Exclude<KeyKind, 'hmac'>).privateKey.split('\n')[1] as string),
+    members,
+    algorithms: ASYMMETRIC_ALGORITHMS
+  }
+}
+
+export interface JwksHarness extends Harness {
+  readonly config: KeySetConfig
+  /** The provider's JWKS endpoint (127.0.0.1, port 0), closed at teardown. */
+  readonly server: JwksServer
+}
+
+/**
+ * A JWKS endpoint serving the provider's keys (or `keys`), and an app verifying with it.
+ * `extraKeys` are published after the provider's own.
+ */
+export async function buildJwksHarness (
+  t: Test, setup: { keys?: JWK[], extraKeys?: JWK[] } & HarnessOptions = {}
+): Promise<JwksHarness> {
+  const server = await startJwksServer([])
+  t.teardown(() => server.close())
+  const config = makeJwksConfig(server.url)
+  server.keys = [...(setup.keys ?? config.members.map((signer) => publishedJwk(signer, signer.alg !== 'EdDSA'))), ...(setup.extraKeys ?? [])]
+  const harness = await buildHarness(t, config, setup)
+  return { ...harness, config, server }
+}
+
+/** The messages of the warn-level lines the app logged from line `from` on. */
+export function warnings (harness: Harness, from = 0): string[] {
+  return harness.logs.slice(from)
+    .map((line) => JSON.parse(line) as { level: number, msg: string })
+    .filter((line) => line.level === 40)
+    .map((line) => line.msg)
+}
+
+// ---------------------------------------------------------------------------------------------
 // The app under test
 // ---------------------------------------------------------------------------------------------
 
@@ -211,6 +360,8 @@ export interface Harness {
   readonly runs: { handler: number }
   /** The genuine token of the invariant-3 check. */
   readonly genuine: string
+  /** Runs before each genuine-token check (see {@link HarnessOptions}). */
+  readonly beforeGenuine?: () => void | Promise<void>
 }
 
 export interface HarnessOptions {
@@ -222,6 +373,8 @@ export interface HarnessOptions {
   genuine?: string
   /** Default true: a trace-level logger that records every line. */
   logger?: boolean
+  /** Runs before each genuine-token check (invariant 3), e.g. to bring a JWKS endpoint back. */
+  beforeGenuine?: () => void | Promise<void>
 }
 
 /**
@@ -257,7 +410,7 @@ export async function buildHarness (t: Test, config: Config, harnessOptions: Har
   app.post('/public', publicHandler)
   harnessOptions.routes?.(app, runs)
   await app.ready()
-  return { app, config, logs, runs, genuine: harnessOptions.genuine ?? validToken(config) }
+  return { app, config, logs, runs, genuine: harnessOptions.genuine ?? validToken(config), beforeGenuine: harnessOptions.beforeGenuine }
 }
 
 /** A harness whose policy is the header policy first and the cookie policy second (as in D6). */
@@ -500,6 +653,7 @@ function describedInLogs (token: string | undefined): Set<string> {
 
 /** Invariant 3: the genuine token still works. */
 export async function expectGenuineWorks (t: Test, harness: Harness, name: string): Promise<void> {
+  await harness.beforeGenuine?.()
   const response = await harness.app.inject({ url: '/protected', headers: { authorization: `Bearer ${harness.genuine}` } })
   t.equal(response.statusCode, 200, `${name}: the genuine token still works afterwards`)
 }
