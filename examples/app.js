@@ -3,7 +3,7 @@
 // holds an HttpOnly session cookie. A PolicyChain serves both.
 import { readFile } from 'node:fs/promises'
 import Fastify from 'fastify'
-import jwtSecurity, { Authenticated, JwtCookiePolicy, JwtHeaderPolicy, PolicyChain } from 'fastify-jwt-security'
+import jwtSecurity, { Authenticated, JwtCookiePolicy, JwtHeaderPolicy, MemoryRevocationStore, PolicyChain } from 'fastify-jwt-security'
 import { checkPassword, findUser } from './users.js'
 
 const PERMISSIONS = ['view', 'edit', 'admin']
@@ -32,10 +32,11 @@ const articleSchema = {
 
 /**
  * Builds the example app. `secret` signs and verifies tokens; `logger` is Fastify's logger option;
- * `reissueTime` is how old a session cookie gets before it is reissued. Nothing here listens:
- * server.js does.
+ * `reissueTime` is how old a session cookie gets before it is reissued; `revocation` keeps logouts
+ * (in memory by default; server.js passes a Redis store when REDIS_URL is set). Nothing here
+ * listens: server.js does.
  */
-export async function buildApp ({ secret, logger = true, reissueTime = '15m' }) {
+export async function buildApp ({ secret, logger = true, reissueTime = '15m', revocation = new MemoryRevocationStore() }) {
   const app = Fastify({ logger })
   const articles = [{ id: 1, title: 'Hello, world', author: 'carol' }]
   const [page, script] = await Promise.all([publicFile('index.html'), publicFile('ui.js')])
@@ -52,7 +53,9 @@ export async function buildApp ({ secret, logger = true, reissueTime = '15m' }) 
     ]),
     // Pyramid's groupfinder: the roles come from the user store, so a removed user or a revoked
     // role loses its effect on the next request, whatever the token says.
-    callback: (userid) => findUser(userid)?.roles ?? null
+    callback: (userid) => findUser(userid)?.roles ?? null,
+    // Logout revokes the token it was given; "sign out everywhere" revokes every token of the user.
+    revocation
   })
 
   app.post('/login', { schema: loginSchema }, async (request, reply) => {
@@ -89,6 +92,19 @@ export async function buildApp ({ secret, logger = true, reissueTime = '15m' }) 
   })
 
   app.delete('/session', async (request, reply) => {
+    await reply.forget()
+    return { ok: true }
+  })
+
+  // Logout for API clients: the token they present is revoked (reply.forget() does it).
+  app.post('/logout', { preHandler: app.permits(Authenticated) }, async (request, reply) => {
+    await reply.forget()
+    return { ok: true }
+  })
+
+  // Sign out of every device: every token of the user issued until now is refused.
+  app.post('/session/everywhere', { preHandler: app.permits(Authenticated) }, async (request, reply) => {
+    await app.revokeAllFor(request.authenticatedUserid)
     await reply.forget()
     return { ok: true }
   })

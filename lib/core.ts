@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { SecurityPolicy } from './policy.js'
+import type { RevocationGuard } from './revocation/guard.js'
 import type { TokenService } from './tokens.js'
 
 /**
@@ -16,6 +17,8 @@ export interface SecurityCore {
   readonly callback: IdentityCallback | null
   readonly principalClaims: readonly string[]
   readonly realm: string
+  /** The revocation check, or null when no store is configured. */
+  readonly revocation: RevocationGuard | null
 }
 
 /**

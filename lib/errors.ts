@@ -35,6 +35,22 @@ export const CsrfError = createError(
 export const CookieTooLargeError = createError(
   'FST_JWT_SECURITY_COOKIE_TOO_LARGE', 'The session cookie would be %d bytes; browsers drop cookies over 4096 bytes', 500, RangeError)
 
+/** The revocation store cannot be read, so a presented token cannot be checked (fail closed). */
+export const RevocationUnavailableError = createError(
+  'FST_JWT_SECURITY_REVOCATION_UNAVAILABLE', 'Credentials cannot be checked right now, try again later', 503)
+
+/** A revocation could not be written: the caller must know the token is still valid. */
+export const RevocationFailedError = createError(
+  'FST_JWT_SECURITY_REVOCATION_FAILED', 'The token could not be revoked, try again later', 503)
+
+/** app.revokeToken or app.revokeAllFor was called, but no revocation store is configured. */
+export const NoRevocationStoreError = createError(
+  'FST_JWT_SECURITY_NO_REVOCATION_STORE', 'Cannot revoke: the revocation option is not set', 500)
+
+/** The in-memory revocation store is full of live entries. */
+export const RevocationStoreFullError = createError(
+  'FST_JWT_SECURITY_REVOCATION_STORE_FULL', 'The revocation store holds %d live entries, its maximum', 503, RangeError)
+
 /** The security policy or the identity callback threw or returned something it must not. */
 export const PolicyFailedError = createError(
   'FST_JWT_SECURITY_POLICY_FAILED', 'The security policy failed', 500)
@@ -69,6 +85,6 @@ export const headerPolicyRememberWarning = processWarning.createWarning({
 /** Every code above, for the test that keeps docs/errors.md complete. */
 export const errorCodes: readonly string[] = Object.freeze([
   NoCredentialsError, InvalidTokenError, TokenExpiredError, InvalidRequestError, ForbiddenError,
-  CsrfError, CookieTooLargeError, PolicyFailedError, InvalidOptionError, WeakSecretError, InvalidKeyError, NoSigningKeyError,
+  CsrfError, CookieTooLargeError, RevocationUnavailableError, RevocationFailedError, RevocationStoreFullError, NoRevocationStoreError, PolicyFailedError, InvalidOptionError, WeakSecretError, InvalidKeyError, NoSigningKeyError,
   InvalidClaimsError
 ].map((ErrorClass): string => new ErrorClass().code).concat(headerPolicyRememberWarning.code))

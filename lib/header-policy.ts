@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import { coreOf } from './core.js'
 import { headerPolicyRememberWarning, InvalidOptionError } from './errors.js'
 import { JwtPolicy, type Credential, type MalformedCredential } from './jwt-policy.js'
 import { checkKnownOptions } from './known-options.js'
@@ -94,9 +95,12 @@ export class JwtHeaderPolicy extends JwtPolicy {
     headerPolicyRememberWarning()
   }
 
-  /** Does nothing but warn once: a header policy has no state to clear. */
-  forget (): void {
-    headerPolicyRememberWarning()
+  /**
+   * Does nothing here: with a revocation store, `reply.forget()` revokes the request's token;
+   * without one, it warns once that a header token outlives a logout.
+   */
+  forget (request: FastifyRequest): void {
+    if (coreOf(request).revocation === null) headerPolicyRememberWarning()
   }
 }
 

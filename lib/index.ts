@@ -11,7 +11,9 @@ import { buildKeyRing } from './key-ring.js'
 import { resolveOptions, type JwtSecurityOptions } from './options.js'
 import { PermissionChecker, type PermissionHook, type PermissionHookName, type PermitsOptions } from './permits.js'
 import type { PermitsResult } from './policy.js'
-import { TokenService, type CreateTokenOptions } from './tokens.js'
+import { RevocationGuard } from './revocation/guard.js'
+import { MAX_TOKEN_LIFETIME, TokenService, type CreateTokenOptions } from './tokens.js'
+import { NoRevocationStoreError } from './errors.js'
 
 /**
  * Permissions an app declares to get compile-time checked permission names:
@@ -66,7 +68,7 @@ declare module 'fastify' {
   interface FastifyReply {
     /** Calls the policy's `remember` (the cookie policy sets its cookie; the header policy warns). */
     remember (userid: string, claims?: Record<string, unknown>): Promise<void>
-    /** Calls the policy's `forget` (the cookie policy clears its cookie; the header policy warns). */
+    /** Calls the policy's `forget` (the cookie policy clears its cookie), then revokes the request's token when a revocation store is configured. */
     forget (): Promise<void>
   }
   interface FastifyInstance {
@@ -76,6 +78,10 @@ declare module 'fastify' {
     createJwtToken (userid: string | number, extraClaims?: Record<string, unknown>, options?: CreateTokenOptions): Promise<string>
     /** The public keys as a JWK Set, to publish at `/.well-known/jwks.json`: never a secret or a private member. */
     jwks (): JSONWebKeySet
+    /** Revokes one token (by its `jti` and `iss`) until it expires. Needs the `revocation` option. */
+    revokeToken (claims: JwtClaims | Record<string, unknown>): Promise<void>
+    /** Revokes every token of `userid` issued before now ("sign out of all devices"). Needs the `revocation` option. */
+    revokeAllFor (userid: string): Promise<void>
   }
   interface FastifyContextConfig {
     /** The permission this route requires, checked in onRequest. */
@@ -100,8 +106,16 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
     defaultPermission: settings.defaultPermission,
     debugAuthorization: settings.debugAuthorization
   })
+  const revocation = settings.revocation === null
+    ? null
+    : new RevocationGuard(settings.revocation, {
+      nowSeconds: () => tokens.nowSeconds(),
+      leeway: settings.leeway,
+      issuer: settings.issuer,
+      maxLifetime: settings.maxTokenAge ?? (settings.expiresIn === null ? null : MAX_TOKEN_LIFETIME)
+    })
   const core: SecurityCore = Object.freeze({
-    tokens, policy, callback: settings.callback, principalClaims: settings.principalClaims, realm: settings.realm
+    tokens, policy, callback: settings.callback, principalClaims: settings.principalClaims, realm: settings.realm, revocation
   })
 
   fastify.decorate(kSecurityCore, core)
@@ -127,11 +141,28 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
     await policy.remember(this.request, this, userid, claims)
   })
   fastify.decorateReply('forget', async function () {
+    const claims = this.request.jwtClaims
     await policy.forget(this.request, this)
+    if (revocation !== null && claims !== null && typeof claims.jti === 'string') await revocation.revokeToken(claims)
   })
+  fastify.decorate('revokeToken', async (claims: unknown) => {
+    await (revocation ?? noRevocationStore()).revokeToken(claims)
+  })
+  fastify.decorate('revokeAllFor', async (userid: unknown) => {
+    await (revocation ?? noRevocationStore()).revokeAllFor(userid)
+  })
+  if (settings.revocation !== null) {
+    const store = settings.revocation
+    await store.init?.(fastify.log)
+    fastify.addHook('onClose', async () => { await store.close?.() })
+  }
 
   fastify.addHook('onRequest', identityHook(policy))
   fastify.addHook('onRoute', (route) => checker.addRouteHook(route))
+}
+
+function noRevocationStore (): never {
+  throw new NoRevocationStoreError()
 }
 
 /**
@@ -169,5 +200,10 @@ export { JwtHeaderPolicy } from './header-policy.js'
 export { JwtCookiePolicy, encodePyramidCookie, decodePyramidCookie } from './cookie-policy.js'
 export type { JwtCookiePolicyOptions, CsrfOptions, ReissueHook } from './cookie-policy.js'
 export { PolicyChain } from './policy-chain.js'
+export { MemoryRevocationStore } from './revocation/memory-store.js'
+export type { MemoryRevocationStoreOptions } from './revocation/memory-store.js'
+export { RedisRevocationStore } from './revocation/redis-store.js'
+export type { RedisRevocationStoreOptions, RedisClientLike } from './revocation/redis-store.js'
+export type { RevocationStore, RevocationQuery, RevokedToken, RevokedSubject } from './revocation/store.js'
 export { Everyone, Authenticated } from './principals.js'
 export * as errors from './errors.js'

@@ -30,6 +30,7 @@ const KEY_WARNINGS: Readonly<Partial<Record<string, string>>> = {
   key_unusable: 'a verification key cannot be used: tokens signed with it are refused'
 }
 const IDENTITY_REJECTED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'identity_rejected' })
+const TOKEN_REVOKED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'token_revoked' })
 const SUBJECT_RESERVED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'subject_reserved', claim: 'sub' })
 
 /**
@@ -68,6 +69,10 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
     const failure = isReservedUserid(claims.sub) ? SUBJECT_RESERVED : this.checkClaims(request, claims, core)
     if (failure !== null) {
       recordAuthFailure(request, failure)
+      return null
+    }
+    if (core.revocation !== null && await core.revocation.isRevoked(request, claims)) {
+      recordAuthFailure(request, TOKEN_REVOKED)
       return null
     }
     request.jwtClaims = claims

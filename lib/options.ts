@@ -9,6 +9,8 @@ import { ALGORITHMS, type Algorithm, type AsymmetricKey, type Secret } from './k
 import { MAX_TOKEN_LIFETIME } from './tokens.js'
 import type { Permission } from './index.js'
 import type { KeySpec } from './key-ring.js'
+import { resolveRevocationStore } from './revocation/guard.js'
+import type { RevocationStore } from './revocation/store.js'
 import type { JwksOptions } from './remote-jwks.js'
 import type { SecurityPolicy } from './policy.js'
 
@@ -54,6 +56,8 @@ export interface JwtSecurityOptions {
   realm?: string
   /** The clock, in milliseconds since the epoch, for tests and replays. Default `Date.now`. */
   now?: () => number
+  /** Where revoked tokens are kept: checked on every authenticated request. Default: none. */
+  revocation?: RevocationStore
   /** The context of permission checks whose route gives none, as Pyramid's root factory (may be async). */
   rootFactory?: (request: FastifyRequest) => unknown
   /** The permission every route needs when it declares none; `NO_PERMISSION_REQUIRED` opts a route out. */
@@ -84,6 +88,7 @@ export interface ResolvedOptions {
   readonly policy: SecurityPolicy
   readonly realm: string
   readonly now: (() => number) | null
+  readonly revocation: RevocationStore | null
   readonly rootFactory: ((request: FastifyRequest) => unknown) | null
   readonly defaultPermission: string | null
   readonly debugAuthorization: boolean
@@ -93,7 +98,7 @@ export interface ResolvedOptions {
 export const OPTION_NAMES: ReadonlySet<string> = new Set([
   'secret', 'privateKey', 'publicKey', 'passphrase', 'keys', 'jwks', 'algorithm', 'expiresIn', 'audience', 'issuer', 'leeway',
   'maxTokenAge', 'typ', 'maxTokenLength', 'callback', 'principalClaims', 'encodeClaim', 'policy', 'realm', 'now',
-  'rootFactory', 'defaultPermission', 'debugAuthorization'
+  'rootFactory', 'defaultPermission', 'debugAuthorization', 'revocation'
 ])
 const MAX_LEEWAY = 300
 const DEFAULT_EXPIRES_IN = 3600
@@ -128,6 +133,7 @@ export function resolveOptions (options: JwtSecurityOptions): ResolvedOptions {
     policy: resolvePolicy(options.policy),
     realm: resolveRealm(options.realm),
     now: optionalFunction('now', options.now),
+    revocation: resolveRevocationStore(options.revocation),
     rootFactory: optionalFunction('rootFactory', options.rootFactory),
     defaultPermission: options.defaultPermission === undefined ? null : optionalString('defaultPermission', options.defaultPermission) as string,
     debugAuthorization: optionalBoolean('debugAuthorization', options.debugAuthorization)

@@ -1,10 +1,12 @@
-// Tests use real Debian programs (Chromium for the browser test). Install them when they are
-// missing and we run as root; otherwise stop with a message that says what to install.
+// Tests use real Debian programs: Chromium for the browser test, Redis for the shared revocation
+// store. Install them when they are missing and we run as root; otherwise stop with a message that
+// says what to install.
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 
 const needed = [
-  { program: '/usr/bin/chromium', package: 'chromium', for: 'the browser end-to-end test' }
+  { program: '/usr/bin/chromium', package: 'chromium', for: 'the browser end-to-end test' },
+  { program: '/usr/bin/redis-server', package: 'redis-server', for: 'the Redis revocation store tests' }
 ]
 
 const missing = needed.filter((dependency) => !existsSync(dependency.program))

@@ -107,6 +107,6 @@ t.test('OPTION_NAMES lists every option', async (t) => {
   t.same([...OPTION_NAMES].sort(), [
     'algorithm', 'audience', 'callback', 'debugAuthorization', 'defaultPermission', 'encodeClaim', 'expiresIn', 'issuer',
     'jwks', 'keys', 'leeway', 'maxTokenAge', 'maxTokenLength', 'now', 'passphrase', 'policy', 'principalClaims', 'privateKey', 'publicKey',
-    'realm', 'rootFactory', 'secret', 'typ'
+    'realm', 'revocation', 'rootFactory', 'secret', 'typ'
   ])
 })

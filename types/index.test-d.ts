@@ -2,7 +2,8 @@ import Fastify from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
 import type { JSONWebKeySet } from 'jose'
 import jwtSecurity, {
-  Allowed, Denied, JwtHeaderPolicy, fromEnv, fromSettings, SETTING_NAMES,
+  Allowed, Denied, JwtHeaderPolicy, MemoryRevocationStore, RedisRevocationStore, fromEnv, fromSettings, SETTING_NAMES,
+  type RevocationStore,
   type JwtClaims, type JwtIdentity, type JwtSecurityOptions, type PermitsResult, type SecurityPolicy
 } from 'fastify-jwt-security'
 
@@ -46,3 +47,12 @@ expectType<JSONWebKeySet>(app.jwks())
 expectAssignable<JwtSecurityOptions>(fromSettings({ 'jwt.private_key': 'x', 'jwt.expiration': '3600' }))
 expectAssignable<JwtSecurityOptions>(fromEnv())
 expectType<readonly string[]>(SETTING_NAMES)
+
+// Revocation.
+await Fastify().register(jwtSecurity, { secret: 'x'.repeat(64), revocation: new MemoryRevocationStore({ maxEntries: 1000 }) })
+await Fastify().register(jwtSecurity, { secret: 'x'.repeat(64), revocation: new RedisRevocationStore({ url: 'redis://127.0.0.1:6379', failOpen: false, timeout: '1s' }) })
+const customStore: RevocationStore = { isRevoked: async () => false, revokeToken: () => {}, revokeAllFor: async () => {} }
+await Fastify().register(jwtSecurity, { secret: 'x'.repeat(64), revocation: customStore })
+expectError(Fastify().register(jwtSecurity, { secret: 'x'.repeat(64), revocation: { isRevoked: () => false } }))
+expectType<Promise<void>>(app.revokeToken({ jti: 'x', sub: 'alice' }))
+expectType<Promise<void>>(app.revokeAllFor('alice'))

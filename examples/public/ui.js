@@ -70,4 +70,10 @@ $('#logout').addEventListener('click', async () => {
   await render()
 })
 
+$('#everywhere').addEventListener('click', async () => {
+  const { status } = await api('POST', '/session/everywhere')
+  say(status === 200 ? 'Signed out on every device.' : `Refused (${status}).`)
+  await render()
+})
+
 render()

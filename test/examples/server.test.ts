@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import t from 'tap'
 import { EXAMPLE_SERVER as server, startExample as start, stopExample as stop } from '../helpers/example-server.js'
+import { startRedis } from '../helpers/redis-server.js'
 
 async function call (url: string, path: string, init: { method?: string, token?: string, authorization?: string, body?: unknown } = {}) {
   const headers: Record<string, string> = {}
@@ -85,4 +86,30 @@ t.test('the example app uses JWT_SECRET when it is set, and refuses a weak one a
   t.not(code, 0, 'a weak secret stops the app')
   t.match(output, /FST_JWT_SECURITY_WEAK_SECRET/)
   t.match(output, /Invalid option \\"secret\\"|Invalid option "secret"/)
+})
+
+t.test('the example app: logout revokes the token, "sign out everywhere" revokes them all', async (t) => {
+  const running = await start()
+  t.teardown(() => stop(running))
+  const { url } = running
+  const [first, second] = [await login(url, 'alice'), await login(url, 'alice')]
+  t.equal((await call(url, '/logout', { method: 'POST', token: first })).status, 200)
+  t.equal((await call(url, '/articles', { token: first })).status, 401, 'the logged-out token is refused')
+  t.equal((await call(url, '/articles', { token: second })).status, 200, 'another device stays signed in')
+  t.equal((await call(url, '/session/everywhere', { method: 'POST', token: second })).status, 200)
+  t.equal((await call(url, '/articles', { token: second })).status, 401, 'every device is signed out')
+  t.equal((await call(url, '/logout', { method: 'POST' })).status, 401, 'logout needs a token')
+})
+
+t.test('two example processes with REDIS_URL share their logouts', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const secret = 'Zk3v9QmL2xR8tB5nW1yH7cJ4pF6sD0gAeUiOoKqMzXwVbNrTlYhGjCfEdSaPu-_1'
+  const one = await start({ JWT_SECRET: secret, REDIS_URL: redis.url })
+  const two = await start({ JWT_SECRET: secret, REDIS_URL: redis.url })
+  t.teardown(async () => { await stop(one); await stop(two) })
+  const token = await login(one.url, 'bob')
+  t.equal((await call(two.url, '/articles', { token })).status, 200, 'a token from one instance works on the other')
+  t.equal((await call(one.url, '/logout', { method: 'POST', token })).status, 200)
+  t.equal((await call(two.url, '/articles', { token })).status, 401, 'logged out on one instance: refused on the other')
 })

@@ -1,0 +1,97 @@
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { JwtClaims } from '../claims.js'
+import { InvalidClaimsError, InvalidOptionError, RevocationFailedError, RevocationUnavailableError } from '../errors.js'
+import type { RevocationStore } from './store.js'
+
+/** What the guard needs of the plugin's settings. */
+export interface RevocationSettings {
+  /** The clock, in seconds since the epoch. */
+  readonly nowSeconds: () => number
+  readonly leeway: number
+  readonly issuer: string | undefined
+  /** How long after its `iat` a token can still be accepted, in seconds; null when tokens may never expire. */
+  readonly maxLifetime: number | null
+}
+
+const LOG_INTERVAL = 10_000
+
+/** Checks every verified token against the store, and writes revocations; fails closed unless the store says otherwise. */
+export class RevocationGuard {
+  readonly #store: RevocationStore
+  readonly #settings: RevocationSettings
+  #lastLogged = 0
+
+  constructor (store: RevocationStore, settings: RevocationSettings) {
+    this.#store = store
+    this.#settings = settings
+  }
+
+  /**
+   * Whether the verified token was revoked. When the store cannot answer: a 503 error (fail
+   * closed), or false when the store is set to fail open; a log line either way, at most every
+   * 10 seconds so that an outage cannot flood the logs.
+   */
+  async isRevoked (request: FastifyRequest, claims: JwtClaims): Promise<boolean> {
+    try {
+      return await this.#store.isRevoked({ jti: claims.jti, iss: claims.iss, sub: claims.sub, iat: claims.iat as number }) === true
+    } catch (error) {
+      const failOpen = this.#store.failOpen === true
+      this.#logOutage(request.log, error, failOpen)
+      if (failOpen) return false
+      throw new RevocationUnavailableError({ cause: error })
+    }
+  }
+
+  /** Revokes one token until it expires. A token already expired needs nothing written. */
+  async revokeToken (claims: unknown): Promise<void> {
+    const { jti, iss, exp, iat } = (claims ?? {}) as Partial<Record<string, unknown>>
+    if (typeof jti !== 'string' || jti.length === 0) throw new InvalidClaimsError('the token to revoke has no jti')
+    if (iss !== undefined && typeof iss !== 'string') throw new InvalidClaimsError('the iss of the token to revoke must be a string')
+    const ttl = this.#remaining(exp, iat)
+    if (ttl !== null && ttl <= 0) return
+    await this.#write(() => this.#store.revokeToken({ jti, iss }, ttl))
+  }
+
+  /** Revokes every token of `userid` issued before now (and in the current second). */
+  async revokeAllFor (userid: unknown, issuer: string | undefined = this.#settings.issuer): Promise<void> {
+    if (typeof userid !== 'string' || userid.length === 0) throw new InvalidClaimsError('revokeAllFor needs a userid')
+    // iat has a one-second grain: tokens issued earlier in this second are revoked too.
+    const notBefore = this.#settings.nowSeconds() + 1
+    const { maxLifetime, leeway } = this.#settings
+    await this.#write(() => this.#store.revokeAllFor({ sub: userid, iss: issuer }, notBefore, maxLifetime === null ? null : maxLifetime + leeway + 1))
+  }
+
+  #remaining (exp: unknown, iat: unknown): number | null {
+    const { nowSeconds, leeway, maxLifetime } = this.#settings
+    if (typeof exp === 'number') return exp + leeway - nowSeconds()
+    if (maxLifetime !== null && typeof iat === 'number') return iat + maxLifetime + leeway - nowSeconds()
+    return null
+  }
+
+  async #write (write: () => void | Promise<void>): Promise<void> {
+    try {
+      await write()
+    } catch (error) {
+      throw new RevocationFailedError({ cause: error })
+    }
+  }
+
+  #logOutage (log: FastifyBaseLogger, error: unknown, failOpen: boolean): void {
+    const now = Date.now()
+    if (now - this.#lastLogged < LOG_INTERVAL) return
+    this.#lastLogged = now
+    log.error({ err: error }, failOpen
+      ? 'the revocation store cannot be read: tokens are accepted without the revocation check (failOpen)'
+      : 'the revocation store cannot be read: requests with tokens are refused (503)')
+  }
+}
+
+/** Checks the `revocation` option: a store with the three methods. */
+export function resolveRevocationStore (value: unknown): RevocationStore | null {
+  if (value === undefined) return null
+  const store = value as Partial<RevocationStore> | null
+  if (typeof store?.isRevoked !== 'function' || typeof store.revokeToken !== 'function' || typeof store.revokeAllFor !== 'function') {
+    throw new InvalidOptionError('revocation', 'expected a RevocationStore (isRevoked, revokeToken, revokeAllFor)')
+  }
+  return value as RevocationStore
+}

@@ -1,0 +1,79 @@
+import { RevocationStoreFullError } from '../errors.js'
+import { subjectKey, tokenKey, type RevocationQuery, type RevocationStore, type RevokedSubject, type RevokedToken } from './store.js'
+
+/** Options of {@link MemoryRevocationStore}. */
+export interface MemoryRevocationStoreOptions {
+  /** The most entries kept; a revocation that would pass it throws. Default 100,000. */
+  maxEntries?: number
+  /** The clock, in milliseconds since the epoch. Default `Date.now`. */
+  now?: () => number
+}
+
+interface Entry {
+  /** For subjects: tokens issued before this (seconds) are revoked. For tokens: unused (0). */
+  readonly notBefore: number
+  /** When the entry may be forgotten, in milliseconds; Infinity for never. */
+  readonly expiresAt: number
+}
+
+/**
+ * Revocations in this process's memory: the default, for one instance. Entries expire with the
+ * tokens they revoke, and the store never holds more than `maxEntries`; when it is full of live
+ * entries, a revocation throws rather than forgetting an older one. Several instances need a
+ * shared store such as {@link RedisRevocationStore}.
+ * @example
+ * await app.register(jwtSecurity, { secret, revocation: new MemoryRevocationStore() })
+ */
+export class MemoryRevocationStore implements RevocationStore {
+  readonly failOpen = false
+  readonly #entries = new Map<string, Entry>()
+  readonly #maxEntries: number
+  readonly #now: () => number
+
+  constructor ({ maxEntries = 100_000, now = Date.now }: MemoryRevocationStoreOptions = {}) {
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be a positive integer')
+    if (typeof now !== 'function') throw new TypeError('now must be a function')
+    this.#maxEntries = maxEntries
+    this.#now = now
+  }
+
+  /** The number of entries held, expired ones included until they are swept. */
+  get size (): number {
+    return this.#entries.size
+  }
+
+  isRevoked (query: RevocationQuery): boolean {
+    if (query.jti !== undefined && this.#live(tokenKey({ jti: query.jti, iss: query.iss })) !== undefined) return true
+    const subject = this.#live(subjectKey(query))
+    return subject !== undefined && query.iat < subject.notBefore
+  }
+
+  revokeToken (token: RevokedToken, ttlSeconds: number | null): void {
+    this.#set(tokenKey(token), 0, ttlSeconds)
+  }
+
+  revokeAllFor (subject: RevokedSubject, notBefore: number, ttlSeconds: number | null): void {
+    const key = subjectKey(subject)
+    const previous = this.#live(key)
+    this.#set(key, Math.max(notBefore, previous?.notBefore ?? 0), ttlSeconds)
+  }
+
+  #live (key: string): Entry | undefined {
+    const entry = this.#entries.get(key)
+    if (entry === undefined || entry.expiresAt > this.#now()) return entry
+    this.#entries.delete(key)
+    return undefined
+  }
+
+  #set (key: string, notBefore: number, ttlSeconds: number | null): void {
+    if (!this.#entries.has(key) && this.#entries.size >= this.#maxEntries) this.#sweep()
+    if (!this.#entries.has(key) && this.#entries.size >= this.#maxEntries) throw new RevocationStoreFullError(this.#maxEntries)
+    const expiresAt = ttlSeconds === null ? Infinity : this.#now() + ttlSeconds * 1000
+    this.#entries.set(key, Object.freeze({ notBefore, expiresAt }))
+  }
+
+  #sweep (): void {
+    const now = this.#now()
+    for (const [key, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(key)
+  }
+}

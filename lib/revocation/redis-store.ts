@@ -1,0 +1,148 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { toSeconds, type Duration } from '../durations.js'
+import { InvalidOptionError } from '../errors.js'
+import { checkKnownOptions } from '../known-options.js'
+import { subjectKey, tokenKey, type RevocationQuery, type RevocationStore, type RevokedSubject, type RevokedToken } from './store.js'
+
+/** The commands the store sends: an ioredis client has them all. */
+export interface RedisClientLike {
+  mget (...keys: string[]): Promise<Array<string | null>>
+  set (key: string, value: string): Promise<unknown>
+  set (key: string, value: string, secondsToken: 'EX', seconds: number): Promise<unknown>
+  eval (script: string, numberOfKeys: number, ...args: Array<string | number>): Promise<unknown>
+}
+
+/** Options of {@link RedisRevocationStore}: a `url` (the store connects with ioredis) or a `client` of your own. */
+export interface RedisRevocationStoreOptions {
+  /** `redis://` or `rediss://` URL. The store creates its ioredis client and closes it with the app. */
+  url?: string
+  /** An ioredis client you created; the store never closes it. Use `enableOfflineQueue: false` and a `commandTimeout` on it. */
+  client?: RedisClientLike
+  /** Prefix of every key. Default `'fastify-jwt-security:'`. */
+  prefix?: string
+  /** How long one command may take before the request fails (closed, or open). Default `'1s'`. */
+  timeout?: Duration
+  /** Let requests through when Redis cannot be read. Default false: see docs/revocation.md. */
+  failOpen?: boolean
+}
+
+const OPTION_NAMES: ReadonlySet<string> = new Set(['url', 'client', 'prefix', 'timeout', 'failOpen'])
+// Keeps the later of two "not before" times: instances whose clocks differ never move it back.
+const REVOKE_ALL = `local current = tonumber(redis.call('GET', KEYS[1]))
+if current == nil or current < tonumber(ARGV[1]) then current = tonumber(ARGV[1]) end
+if ARGV[2] == '' then redis.call('SET', KEYS[1], current) else redis.call('SET', KEYS[1], current, 'EX', ARGV[2]) end
+return current`
+const RECONNECT_MAX_DELAY = 2000
+const LOG_INTERVAL = 10_000
+
+interface OwnedClient extends RedisClientLike {
+  connect (): Promise<void>
+  disconnect (): void
+  on (event: 'error' | 'ready', listener: (error: Error) => void): unknown
+}
+
+/**
+ * Revocations in Redis, shared by every instance of the app. Keys expire with the tokens they
+ * revoke (`SET … EX`), so Redis never grows without bound. Commands never wait for a lost
+ * connection: they fail at once (no offline queue) or after `timeout`, and the plugin then
+ * refuses authenticated requests with a 503 until Redis is back, unless `failOpen` is set.
+ * @example
+ * await app.register(jwtSecurity, { secret, revocation: new RedisRevocationStore({ url: process.env.REDIS_URL }) })
+ */
+export class RedisRevocationStore implements RevocationStore {
+  readonly failOpen: boolean
+  readonly #prefix: string
+  readonly #url: string | null
+  readonly #timeout: number
+  #client: RedisClientLike | null
+
+  constructor (options: RedisRevocationStoreOptions) {
+    checkKnownOptions(options, OPTION_NAMES)
+    const { url, client, prefix = 'fastify-jwt-security:', timeout = '1s', failOpen = false } = options
+    if ((url === undefined) === (client === undefined)) throw new InvalidOptionError('url', 'give either url or client')
+    if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) throw new InvalidOptionError('url', 'expected a redis:// or rediss:// URL')
+    if (client !== undefined && (typeof client?.mget !== 'function' || typeof client.set !== 'function' || typeof client.eval !== 'function')) {
+      throw new InvalidOptionError('client', 'expected an ioredis client')
+    }
+    if (typeof prefix !== 'string') throw new InvalidOptionError('prefix', 'expected a string')
+    if (typeof failOpen !== 'boolean') throw new InvalidOptionError('failOpen', 'expected true or false')
+    const seconds = toSeconds('timeout', timeout)
+    if (seconds <= 0) throw new InvalidOptionError('timeout', 'must be more than 0 seconds')
+    this.#timeout = Math.round(seconds * 1000)
+    this.#prefix = prefix
+    this.#url = url ?? null
+    this.#client = client ?? null
+    this.failOpen = failOpen
+  }
+
+  /** Connects the store's own client (the plugin calls this at register). A Redis that is down does not stop the app: it keeps reconnecting. */
+  async init (log: FastifyBaseLogger): Promise<void> {
+    if (this.#url === null || this.#client !== null) return
+    let Redis: typeof import('ioredis').Redis
+    try {
+      ({ Redis } = await import('ioredis'))
+    } catch (error) {
+      throw new InvalidOptionError('url', 'needs the ioredis package: npm install ioredis', { cause: error })
+    }
+    const client = new Redis(this.#url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      commandTimeout: this.#timeout,
+      connectTimeout: this.#timeout,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, RECONNECT_MAX_DELAY)
+    }) as unknown as OwnedClient
+    let lastLogged = 0
+    // Without a listener, ioredis's error events would crash the process; while Redis is away
+    // they come with every reconnection attempt, so they are logged at most every 10 seconds.
+    client.on('error', (error) => {
+      const now = Date.now()
+      if (now - lastLogged < LOG_INTERVAL) return
+      lastLogged = now
+      log.error({ err: error }, 'the Redis revocation store is unreachable: requests with tokens are refused (503) until it is back')
+    })
+    client.on('ready', () => {
+      if (lastLogged !== 0) log.info('the Redis revocation store is reachable again')
+      lastLogged = 0
+    })
+    this.#client = client
+    await client.connect().catch(() => {})
+  }
+
+  async isRevoked (query: RevocationQuery): Promise<boolean> {
+    const client = this.#connected()
+    const subject = this.#prefix + subjectKey(query)
+    if (query.jti === undefined) {
+      const [notBefore] = await client.mget(subject)
+      return isAfter(notBefore, query.iat)
+    }
+    const [revoked, notBefore] = await client.mget(this.#prefix + tokenKey({ jti: query.jti, iss: query.iss }), subject)
+    return revoked !== null || isAfter(notBefore, query.iat)
+  }
+
+  async revokeToken (token: RevokedToken, ttlSeconds: number | null): Promise<void> {
+    const key = this.#prefix + tokenKey(token)
+    const client = this.#connected()
+    if (ttlSeconds === null) await client.set(key, '1')
+    else await client.set(key, '1', 'EX', Math.max(1, Math.ceil(ttlSeconds)))
+  }
+
+  async revokeAllFor (subject: RevokedSubject, notBefore: number, ttlSeconds: number | null): Promise<void> {
+    const ttl = ttlSeconds === null ? '' : String(Math.max(1, Math.ceil(ttlSeconds)))
+    await this.#connected().eval(REVOKE_ALL, 1, this.#prefix + subjectKey(subject), notBefore, ttl)
+  }
+
+  /** Disconnects the client the store created; a client you gave is left open. */
+  close (): void {
+    if (this.#url !== null) (this.#client as OwnedClient | null)?.disconnect()
+  }
+
+  #connected (): RedisClientLike {
+    if (this.#client === null) throw new Error('the Redis revocation store is not initialised: register it with the plugin')
+    return this.#client
+  }
+}
+
+function isAfter (notBefore: string | null | undefined, iat: number): boolean {
+  return notBefore !== null && notBefore !== undefined && iat < Number(notBefore)
+}

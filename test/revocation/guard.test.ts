@@ -1,0 +1,199 @@
+import { createHmac } from 'node:crypto'
+import Fastify, { type FastifyInstance } from 'fastify'
+import t from 'tap'
+import { decodeJwt } from 'jose'
+import jwtSecurity, {
+  JwtCookiePolicy, JwtHeaderPolicy, MemoryRevocationStore, PolicyChain, type JwtSecurityOptions, type RevocationStore
+} from '../../lib/index.js'
+import { SECRET } from '../helpers/app.js'
+import { cookieValue } from '../helpers/cookie-app.js'
+
+const START = 1_800_000_000_000
+const INVALID_TOKEN = 'Bearer realm="api", error="invalid_token", error_description="The access token is invalid"'
+const UNAVAILABLE = { statusCode: 503, code: 'FST_JWT_SECURITY_REVOCATION_UNAVAILABLE', error: 'Service Unavailable', message: 'Credentials cannot be checked right now, try again later' }
+
+async function buildApp (options: Partial<JwtSecurityOptions> = {}, lines: string[] = []) {
+  const clock = { now: START }
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => { lines.push(line) } } } })
+  await app.register(jwtSecurity, { secret: SECRET, issuer: 'https://auth.example', expiresIn: '1h', now: () => clock.now, revocation: new MemoryRevocationStore({ now: () => clock.now }), ...options })
+  app.get('/me', { preHandler: app.permits('system.Authenticated') }, async (request) => request.authenticatedUserid)
+  app.get('/public', async (request) => ({ userid: request.authenticatedUserid, failure: request.authFailure }))
+  app.post('/logout', async (request, reply) => { await reply.forget(); return { ok: true } })
+  app.post('/everywhere', async (request) => { await app.revokeAllFor(request.authenticatedUserid as string); return { ok: true } })
+  await app.ready()
+  return { app, clock, lines }
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+async function me (app: FastifyInstance, token: string) {
+  const response = await app.inject({ url: '/me', headers: bearer(token) })
+  return { status: response.statusCode, challenge: response.headers['www-authenticate'], body: response.body }
+}
+
+t.test('logout with a header token revokes it; other tokens of the user stay valid', async (t) => {
+  const warnings: Error[] = []
+  const onWarning = (warning: Error) => warnings.push(warning)
+  process.on('warning', onWarning)
+  t.teardown(() => process.off('warning', onWarning))
+  const { app } = await buildApp()
+  t.teardown(() => app.close())
+  const token = await app.createJwtToken('alice')
+  const other = await app.createJwtToken('alice')
+  t.equal((await me(app, token)).status, 200)
+  t.same((await app.inject({ method: 'POST', url: '/logout', headers: bearer(token) })).json(), { ok: true })
+  const refused = await me(app, token)
+  t.equal(refused.status, 401)
+  t.equal(refused.challenge, INVALID_TOKEN)
+  t.same((await app.inject({ url: '/public', headers: bearer(token) })).json(), { userid: null, failure: { error: 'invalid_token', reason: 'token_revoked' } })
+  t.equal((await me(app, other)).status, 200, 'another token of the same user is not affected')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(warnings.filter((warning) => (warning as { code?: string }).code === 'FST_JWT_SECURITY_W001').length, 0, 'forget has a meaning now: no warning')
+})
+
+t.test('app.revokeToken(claims) revokes by jti and iss, whatever the encoding of the token (C13)', async (t) => {
+  const { app } = await buildApp()
+  t.teardown(() => app.close())
+  const token = await app.createJwtToken('alice', { roles: ['view'] })
+  const claims = decodeJwt(token)
+  await app.revokeToken(claims)
+  t.equal((await me(app, token)).status, 401)
+  // The same claims, re-encoded (other key order, spaces) and signed again: the same jti, still revoked.
+  const b64u = (text: string) => Buffer.from(text).toString('base64url')
+  const input = `${b64u('{ "typ":"JWT", "alg":"HS512" }')}.${b64u(`{ "jti": "${claims.jti}", "iss": "https://auth.example", "exp": ${claims.exp}, "iat": ${claims.iat}, "sub": "alice", "roles": ["view"] }`)}`
+  const reencoded = `${input}.${createHmac('sha512', SECRET).update(input).digest('base64url')}`
+  t.not(reencoded, token)
+  const result = await me(app, reencoded)
+  t.equal(result.status, 401, 'keyed on jti + iss, never on the token string')
+  t.equal(result.challenge, INVALID_TOKEN)
+  await t.rejects(app.revokeToken({ sub: 'alice' }), { code: 'FST_JWT_SECURITY_INVALID_CLAIMS', message: /has no jti/ })
+  await t.rejects(app.revokeToken({ jti: 'x', iss: 5 }), { code: 'FST_JWT_SECURITY_INVALID_CLAIMS' })
+  await t.rejects(app.revokeToken(null as never), { code: 'FST_JWT_SECURITY_INVALID_CLAIMS' })
+})
+
+t.test('revokeAllFor: every token of the user issued before now is refused; later ones work', async (t) => {
+  const { app, clock } = await buildApp()
+  t.teardown(() => app.close())
+  const [first, second] = [await app.createJwtToken('alice'), await app.createJwtToken('alice')]
+  clock.now += 500
+  const sameSecond = await app.createJwtToken('alice')
+  const bob = await app.createJwtToken('bob')
+  t.same((await app.inject({ method: 'POST', url: '/everywhere', headers: bearer(first) })).json(), { ok: true })
+  for (const token of [first, second, sameSecond]) t.equal((await me(app, token)).status, 401)
+  t.equal((await me(app, bob)).status, 200, 'other users are not affected')
+  clock.now += 1000
+  const fresh = await app.createJwtToken('alice')
+  t.equal((await me(app, fresh)).status, 200, 'a token issued after it works')
+  await t.rejects(app.revokeAllFor(''), { code: 'FST_JWT_SECURITY_INVALID_CLAIMS' })
+})
+
+t.test('an expired token needs no entry; entries live as long as the token', async (t) => {
+  const calls: unknown[] = []
+  const store: RevocationStore = {
+    isRevoked: () => false,
+    revokeToken: (token, ttl) => { calls.push(['token', token, ttl]) },
+    revokeAllFor: (subject, notBefore, ttl) => { calls.push(['subject', subject, notBefore, ttl]) }
+  }
+  const { app, clock } = await buildApp({ revocation: store, leeway: 5, maxTokenAge: '2h' })
+  t.teardown(() => app.close())
+  const claims = decodeJwt(await app.createJwtToken('alice', {}, { expiresIn: 600 }))
+  clock.now += 100_000
+  await app.revokeToken(claims)
+  await app.revokeToken({ ...claims, exp: START / 1000 + 10 })
+  await app.revokeToken({ jti: 'no-exp', iat: START / 1000 })
+  await app.revokeAllFor('alice')
+  t.same(calls, [
+    ['token', { jti: claims.jti, iss: 'https://auth.example' }, 600 + 5 - 100],
+    ['token', { jti: 'no-exp', iss: undefined }, 7200 + 5 - 100],
+    ['subject', { sub: 'alice', iss: 'https://auth.example' }, START / 1000 + 100 + 1, 7200 + 5 + 1]
+  ], 'time to live = exp (or iat + maxTokenAge) + leeway - now; the expired token wrote nothing')
+})
+
+t.test('cookie sessions: forget clears the cookie and revokes the session token', async (t) => {
+  const { app } = await buildApp({ policy: new PolicyChain([new JwtHeaderPolicy(), new JwtCookiePolicy({ cookieName: 'session', csrf: false })]) })
+  t.teardown(() => app.close())
+  app.log.level = 'silent'
+  const token = await app.createJwtToken('alice')
+  const cookies = { session: token }
+  t.equal((await app.inject({ url: '/me', cookies })).statusCode, 200)
+  const logout = await app.inject({ method: 'POST', url: '/logout', cookies })
+  t.equal(cookieValue(logout, 'session'), '', 'the cookie is cleared')
+  t.equal((await app.inject({ url: '/me', cookies })).statusCode, 401, 'a saved copy of the cookie is refused (E10 with a store)')
+  t.equal((await me(app, token)).status, 401, 'and so is the same token as Bearer')
+})
+
+t.test('a store that fails: 503 with a fixed body and one log line (fail closed); public routes too; recovery', async (t) => {
+  let down = true
+  const store: RevocationStore = {
+    isRevoked: () => { if (down) throw new Error('ECONNREFUSED 127.0.0.1:6379'); return false },
+    revokeToken: async () => { throw new Error('READONLY') },
+    revokeAllFor: async () => { throw new Error('READONLY') }
+  }
+  const lines: string[] = []
+  const { app } = await buildApp({ revocation: store }, lines)
+  t.teardown(() => app.close())
+  const token = await app.createJwtToken('alice')
+  for (const url of ['/me', '/public', '/me']) {
+    const response = await app.inject({ url, headers: bearer(token) })
+    t.equal(response.statusCode, 503, url)
+    t.same(response.json(), UNAVAILABLE)
+    t.notMatch(response.body, /ECONNREFUSED/)
+  }
+  t.equal((await app.inject({ url: '/public' })).statusCode, 200, 'requests without a token are not affected')
+  const errors = lines.filter((line) => line.includes('the revocation store cannot be read'))
+  t.equal(errors.length, 1, 'one log line per 10 seconds, not one per request')
+  t.match(errors[0], /"level":50/)
+  t.match(errors[0], /ECONNREFUSED/, 'the cause is in the log')
+  const logout = await app.inject({ method: 'POST', url: '/everywhere', headers: bearer(token) })
+  t.equal(logout.statusCode, 503, 'the check fails first')
+  down = false
+  t.equal((await me(app, token)).status, 200, 'recovers by itself once the store answers')
+  const write = await app.inject({ method: 'POST', url: '/logout', headers: bearer(token) })
+  t.equal(write.statusCode, 503)
+  t.same(write.json(), { statusCode: 503, code: 'FST_JWT_SECURITY_REVOCATION_FAILED', error: 'Service Unavailable', message: 'The token could not be revoked, try again later' })
+  await t.rejects(app.revokeToken(decodeJwt(token)), { code: 'FST_JWT_SECURITY_REVOCATION_FAILED', cause: { message: 'READONLY' } }, 'a revoke that cannot be written is an error to the caller')
+  await t.rejects(app.revokeAllFor('alice'), { code: 'FST_JWT_SECURITY_REVOCATION_FAILED' })
+})
+
+t.test('failOpen: a store that cannot be read lets tokens through, and says so in the log', async (t) => {
+  const store: RevocationStore = {
+    failOpen: true,
+    isRevoked: async () => { throw new Error('timeout') },
+    revokeToken: () => {},
+    revokeAllFor: () => {}
+  }
+  const lines: string[] = []
+  const { app } = await buildApp({ revocation: store }, lines)
+  t.teardown(() => app.close())
+  t.equal((await me(app, await app.createJwtToken('alice'))).status, 200)
+  t.match(lines.join(''), /tokens are accepted without the revocation check \(failOpen\)/)
+})
+
+t.test('without a store: revoke calls are errors, forget with a header token warns', async (t) => {
+  const app = Fastify()
+  await app.register(jwtSecurity, { secret: SECRET })
+  t.teardown(() => app.close())
+  await t.rejects(app.revokeToken({ jti: 'x' }), { code: 'FST_JWT_SECURITY_NO_REVOCATION_STORE' })
+  await t.rejects(app.revokeAllFor('alice'), { code: 'FST_JWT_SECURITY_NO_REVOCATION_STORE' })
+})
+
+t.test('the revocation option is checked, and the store is initialised and closed with the app', async (t) => {
+  for (const revocation of ['redis://x', { isRevoked () {} }, null]) {
+    const app = Fastify()
+    app.register(jwtSecurity, { secret: SECRET, revocation } as never)
+    await t.rejects(async () => { await app.ready() }, { code: 'FST_JWT_SECURITY_INVALID_OPTION', message: /"revocation"/ })
+  }
+  const events: string[] = []
+  const store: RevocationStore = {
+    init: (log) => { events.push(typeof log.info === 'function' ? 'init' : 'no logger') },
+    close: async () => { events.push('close') },
+    isRevoked: () => false,
+    revokeToken: () => {},
+    revokeAllFor: () => {}
+  }
+  const app = Fastify()
+  await app.register(jwtSecurity, { secret: SECRET, revocation: store })
+  await app.ready()
+  t.same(events, ['init'])
+  await app.close()
+  t.same(events, ['init', 'close'])
+})

@@ -1,0 +1,68 @@
+import t from 'tap'
+import { MemoryRevocationStore } from '../../lib/revocation/memory-store.js'
+
+function clocked (options: { maxEntries?: number } = {}) {
+  const clock = { now: 1_800_000_000_000 }
+  return { clock, store: new MemoryRevocationStore({ ...options, now: () => clock.now }) }
+}
+
+t.test('a revoked jti is revoked for its issuer only, until its time to live ends', async (t) => {
+  const { clock, store } = clocked()
+  store.revokeToken({ jti: 'j1', iss: 'https://a.example' }, 60)
+  t.equal(store.isRevoked({ jti: 'j1', iss: 'https://a.example', sub: 'alice', iat: 0 }), true)
+  t.equal(store.isRevoked({ jti: 'j1', iss: 'https://b.example', sub: 'alice', iat: 0 }), false, 'another issuer\'s j1 is another token')
+  t.equal(store.isRevoked({ jti: 'j1', sub: 'alice', iat: 0 }), false)
+  t.equal(store.isRevoked({ jti: 'j2', iss: 'https://a.example', sub: 'alice', iat: 0 }), false)
+  clock.now += 59_999
+  t.equal(store.isRevoked({ jti: 'j1', iss: 'https://a.example', sub: 'alice', iat: 0 }), true)
+  clock.now += 1
+  t.equal(store.isRevoked({ jti: 'j1', iss: 'https://a.example', sub: 'alice', iat: 0 }), false, 'gone when the token has expired')
+  t.equal(store.size, 0, 'an expired entry read is dropped')
+})
+
+t.test('keys cannot run into each other: iss "ab" + jti "c" is not iss "a" + jti "bc"', async (t) => {
+  const { store } = clocked()
+  store.revokeToken({ jti: 'c', iss: 'ab' }, 60)
+  t.equal(store.isRevoked({ jti: 'bc', iss: 'a', sub: 'x', iat: 0 }), false)
+  store.revokeAllFor({ sub: 'c', iss: 'ab' }, 100, 60)
+  t.equal(store.isRevoked({ sub: 'bc', iss: 'a', iat: 0 }), false)
+})
+
+t.test('revokeAllFor revokes the tokens issued before notBefore, keeps the later notBefore, and expires', async (t) => {
+  const { clock, store } = clocked()
+  store.revokeAllFor({ sub: 'alice' }, 1000, 30)
+  t.equal(store.isRevoked({ sub: 'alice', iat: 999 }), true)
+  t.equal(store.isRevoked({ jti: 'any', sub: 'alice', iat: 999 }), true)
+  t.equal(store.isRevoked({ sub: 'alice', iat: 1000 }), false, 'issued at notBefore: valid')
+  t.equal(store.isRevoked({ sub: 'bob', iat: 1 }), false)
+  store.revokeAllFor({ sub: 'alice' }, 900, 30)
+  t.equal(store.isRevoked({ sub: 'alice', iat: 950 }), true, 'an earlier notBefore never moves it back')
+  clock.now += 30_000
+  t.equal(store.isRevoked({ sub: 'alice', iat: 1 }), false)
+  store.revokeAllFor({ sub: 'carol' }, 10, null)
+  clock.now += 10 * 365 * 86_400_000
+  t.equal(store.isRevoked({ sub: 'carol', iat: 1 }), true, 'a null time to live never expires')
+})
+
+t.test('bounded: expired entries make room; a store full of live entries refuses new ones', async (t) => {
+  const { clock, store } = clocked({ maxEntries: 3 })
+  store.revokeToken({ jti: 'a' }, 10)
+  store.revokeToken({ jti: 'b' }, 10)
+  store.revokeToken({ jti: 'c' }, 100)
+  store.revokeToken({ jti: 'c' }, 100)
+  t.equal(store.size, 3, 'rewriting an entry takes no room')
+  t.throws(() => store.revokeToken({ jti: 'd' }, 100), { code: 'FST_JWT_SECURITY_REVOCATION_STORE_FULL', message: 'The revocation store holds 3 live entries, its maximum' })
+  t.equal(store.isRevoked({ jti: 'c', sub: 'x', iat: 0 }), true, 'nothing was forgotten to make room')
+  clock.now += 10_000
+  store.revokeToken({ jti: 'd' }, 100)
+  t.equal(store.size, 2, 'the two expired entries were swept')
+  t.equal(store.isRevoked({ jti: 'd', sub: 'x', iat: 0 }), true)
+})
+
+t.test('options are checked', async (t) => {
+  t.throws(() => new MemoryRevocationStore({ maxEntries: 0 }), TypeError)
+  t.throws(() => new MemoryRevocationStore({ maxEntries: 1.5 }), TypeError)
+  t.throws(() => new MemoryRevocationStore({ now: 'now' as unknown as () => number }), TypeError)
+  t.equal(new MemoryRevocationStore().failOpen, false)
+  t.equal(new MemoryRevocationStore().isRevoked({ sub: 'a', iat: 1 }), false, 'the real clock by default')
+})
