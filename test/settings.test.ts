@@ -488,3 +488,11 @@ tap.test('checks that need the keys or the whole configuration come at register,
     code: INVALID_OPTION, message: /"reissueTime": must be shorter than expiresIn \(3600 s\)/
   })
 })
+
+tap.test('an error that names no setting surfaces unchanged', async (t) => {
+  const failure = new Error('not an option error')
+  const { fromSettings: mocked } = await t.mockImport<typeof import('../lib/settings.js')>('../lib/settings.js', {
+    '../lib/header-policy.js': { JwtHeaderPolicy: class { constructor () { throw failure } } }
+  })
+  t.equal(caught(() => mocked({})), failure)
+})

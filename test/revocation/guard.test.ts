@@ -108,6 +108,20 @@ t.test('an expired token needs no entry; entries live as long as the token', asy
   ], 'time to live = exp (or iat + maxTokenAge) + leeway - now; the expired token wrote nothing')
 })
 
+t.test('with expiresIn false and no maxTokenAge, entries never expire (a token without exp never does)', async (t) => {
+  const calls: unknown[] = []
+  const store: RevocationStore = {
+    isRevoked: () => false,
+    revokeToken: (token, ttl) => { calls.push(['token', ttl]) },
+    revokeAllFor: (subject, notBefore, ttl) => { calls.push(['subject', ttl]) }
+  }
+  const { app } = await buildApp({ revocation: store, expiresIn: false })
+  t.teardown(() => app.close())
+  await app.revokeToken(decodeJwt(await app.createJwtToken('alice')))
+  await app.revokeAllFor('alice')
+  t.same(calls, [['token', null], ['subject', null]])
+})
+
 t.test('cookie sessions: forget clears the cookie and revokes the session token', async (t) => {
   const { app } = await buildApp({ policy: new PolicyChain([new JwtHeaderPolicy(), new JwtCookiePolicy({ cookieName: 'session', csrf: false })]) })
   t.teardown(() => app.close())

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
@@ -50,6 +51,20 @@ t.test('two instances share one Redis: logout on A is refused on B; revokeAllFor
   await new Promise((resolve) => setTimeout(resolve, 1100))
   const later = await a.createJwtToken('bob')
   t.same([await status(a, later), await status(b, later)], [200, 200], 'tokens issued after it work')
+})
+
+t.test('tokens without jti (minted elsewhere) are checked by subject only', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const app = await instance(redis)
+  t.teardown(() => app.close())
+  const b64u = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const now = Math.floor(Date.now() / 1000)
+  const input = `${b64u({ alg: 'HS512', typ: 'JWT' })}.${b64u({ sub: 'hank', iss: ISSUER, iat: now - 5, exp: now + 600 })}`
+  const token = `${input}.${createHmac('sha512', SECRET).update(input).digest('base64url')}`
+  t.equal(await status(app, token), 200)
+  await app.revokeAllFor('hank')
+  t.equal(await status(app, token), 401)
 })
 
 t.test('keys carry the token\'s remaining life as TTL, and are gone after exp', async (t) => {
@@ -164,4 +179,48 @@ t.test('without the ioredis package, a url store says what to install', async (t
   })
   const store = new Store({ url: 'redis://127.0.0.1:1' })
   await t.rejects(store.init(Fastify().log), { code: 'FST_JWT_SECURITY_INVALID_OPTION', message: /"url": needs the ioredis package: npm install ioredis/ })
+})
+
+t.test('connection errors are logged at most every 10 seconds, and the recovery once', async (t) => {
+  const { EventEmitter } = await import('node:events')
+  const clients: Array<InstanceType<typeof EventEmitter>> = []
+  class FakeRedis extends EventEmitter {
+    constructor () { super(); clients.push(this) }
+    async connect () { throw new Error('ECONNREFUSED') }
+    disconnect () {}
+  }
+  const { RedisRevocationStore: Store } = await t.mockImport<typeof import('../../lib/revocation/redis-store.js')>('../../lib/revocation/redis-store.js', {
+    ioredis: { Redis: FakeRedis }
+  })
+  const lines: Array<{ level: number, msg: string }> = []
+  const log = Fastify({ logger: { level: 'info', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } }).log
+  const store = new Store({ url: 'redis://127.0.0.1:1' })
+  await store.init(log)
+  const [client] = clients
+  client?.emit('ready')
+  t.same(lines, [], 'a first connection says nothing')
+  client?.emit('error', new Error('ECONNREFUSED'))
+  client?.emit('error', new Error('ECONNREFUSED'))
+  client?.emit('error', new Error('ECONNREFUSED'))
+  t.same(lines.map((line) => [line.level, line.msg]), [[50, 'the Redis revocation store is unreachable: requests with tokens are refused (503) until it is back']])
+  client?.emit('ready')
+  t.same(lines.map((line) => line.msg).at(-1), 'the Redis revocation store is reachable again')
+  await store.init(log)
+  t.equal(clients.length, 1, 'init connects once')
+})
+
+t.test('with tokens that may never expire, Redis keys have no TTL', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const app = await instance(redis, { expiresIn: false })
+  t.teardown(() => app.close())
+  const client = new Redis(redis.url)
+  t.teardown(() => client.disconnect())
+  const token = await app.createJwtToken('ivy')
+  await app.revokeToken(decodeJwt(token))
+  await app.revokeAllFor('ivy')
+  const keys = await client.keys('fastify-jwt-security:*')
+  t.equal(keys.length, 2)
+  for (const key of keys) t.equal(await client.ttl(key), -1, `${key.split(':')[1]}: no expiry`)
+  t.equal(await status(app, token), 401)
 })

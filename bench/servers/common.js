@@ -1,0 +1,35 @@
+// Shared by the server scripts. Each one runs in its own child process, forked by bench/run.js: it
+// listens on 127.0.0.1, port 0, and sends the parent its port and its token pool by IPC.
+
+export const POOL_SIZE = 1000
+
+/** The userids of the pool: 'u0000' to 'u0999', as long as 'world', so every reply has the same size. */
+export function userids (size = POOL_SIZE) {
+  return Array.from({ length: size }, (_, index) => 'u' + String(index).padStart(4, '0'))
+}
+
+/** Signs one token per userid with the contender's own signer. */
+export async function tokenPool (sign) {
+  const pool = []
+  for (const userid of userids()) {
+    pool.push({ userid, token: await sign(userid) })
+  }
+  return pool
+}
+
+/** Starts `app` on a random loopback port and reports `{ port, pool }` to the parent. */
+export async function serve (app, pool = []) {
+  if (typeof process.send !== 'function') {
+    throw new Error('this is a benchmark server: run it with `npm run bench`')
+  }
+  // Never outlive the parent.
+  process.on('disconnect', () => process.exit(0))
+  // The parent asks for the CPU time of this process (all threads, the libuv pool included).
+  process.on('message', (message) => {
+    if (message?.type === 'stats') {
+      process.send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage.rss() })
+    }
+  })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  process.send({ type: 'ready', port: app.server.address().port, pool })
+}
