@@ -5,8 +5,8 @@ export class CheckError extends Error {
   name = 'CheckError'
 }
 
-async function get (port, path, token) {
-  const headers = token === undefined ? {} : { authorization: `Bearer ${token}` }
+async function get (port, path, credential) {
+  const headers = credential === undefined ? {} : { [credential.header]: credential.value }
   const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers })
   const text = await response.text()
   let body = text
@@ -29,15 +29,22 @@ export function tamper (token) {
   return token.slice(0, at) + (token[at] === 'A' ? 'B' : 'A') + token.slice(at + 1)
 }
 
-/** Throws a CheckError unless the server answers as a benchmarked request expects. */
-export async function check (contender, server) {
-  const { port, pool } = server
-  if (contender.tokens) {
-    if (pool.length === 0) throw new CheckError(`${contender.name}: the server sent no tokens`)
-    for (const { userid, token } of [pool[0], pool[pool.length - 1]]) {
-      expect(contender, `GET /hello with the token of ${userid}`, await get(port, '/hello', token), 200, { hello: userid })
+/**
+ * Throws a CheckError unless the server answers as a benchmarked request expects. `tokens.check`
+ * holds the tokens to check with: the first and last of a server's pool, or, for a cold contender,
+ * tokens reserved for the checks (signed with the pool, never sent by the load generator: a checked
+ * token is a token the server has seen).
+ */
+export async function check (contender, server, tokens) {
+  const { port } = server
+  if (contender.tokens !== null) {
+    if (tokens.values.length === 0 || tokens.check.length === 0) throw new CheckError(`${contender.name}: no tokens to send`)
+    for (const { userid, token } of tokens.check) {
+      expect(contender, `GET /hello with the token of ${userid} (${contender.transport})`,
+        await get(port, '/hello', tokens.credential(token)), 200, { hello: userid })
     }
-    expect(contender, 'GET /hello with a tampered token', await get(port, '/hello', tamper(pool[0].token)), 401)
+    expect(contender, `GET /hello with a tampered token (${contender.transport})`,
+      await get(port, '/hello', tokens.credential(tamper(tokens.check[0].token))), 401)
   } else {
     expect(contender, 'GET /hello without a token', await get(port, '/hello'), 200, { hello: 'world' })
   }

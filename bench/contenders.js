@@ -1,43 +1,77 @@
-// The contenders, in the order they run within a round. Each one is a server script in
-// bench/servers/ that serves GET /hello.
-//   tokens:    the child sends a pool of tokens, and every request carries the next one.
+// The HTTP contenders, in the order they run within the first round (later rounds start one
+// further down the list). Each one is a server script in bench/servers/ that serves GET /hello.
+//   tokens:    'server': the child signs a pool of 1,000 tokens with its own signer and sends it
+//              over IPC; every request carries the next one, round-robin.
+//              'cold': the parent signs a pool of tokens never seen before (bench/cold-tokens.js),
+//              big enough that no token is sent twice in a run; the child gets the secret.
+//              null: requests carry no token.
+//   transport: where the token travels: 'authorization' (Bearer header) or 'cookie' (`cookie`).
 //   protected: a path that must answer 401 to a request without a token (checked before each run).
-//   plugin:    a contender of this plugin; those with tokens are also compared to fastify-jwt.
+//   compare:   other contenders this one's req/s is divided by, besides bare (every contender).
 
 export const contenders = [
   {
     name: 'bare',
     description: 'plain Fastify route, no authentication',
-    tokens: false
+    tokens: null
   },
   {
     name: 'plugin-hs256',
-    description: 'fastify-jwt-security, HS256 (32-byte secret), config: { permission: \'view\' }',
-    tokens: true,
+    description: 'fastify-jwt-security, header policy, HS256 (32-byte secret), config: { permission: \'view\' }, 1,000 tokens reused',
+    tokens: 'server',
+    transport: 'authorization',
     protected: '/hello',
-    plugin: true
+    compare: ['fastify-jwt']
   },
   {
     name: 'plugin-hs512',
-    description: 'fastify-jwt-security, HS512 (64-byte secret), config: { permission: \'view\' }',
-    tokens: true,
+    description: 'the same with HS512 (the plugin\'s default algorithm, 64-byte secret)',
+    tokens: 'server',
+    transport: 'authorization',
     protected: '/hello',
-    plugin: true
+    compare: ['fastify-jwt']
   },
   {
     name: 'fastify-jwt',
-    description: '@fastify/jwt defaults (HS256, 32-byte secret), onRequest: request.jwtVerify()',
-    tokens: true,
+    description: '@fastify/jwt defaults (HS256, 32-byte secret, no cache), onRequest: request.jwtVerify(), 1,000 tokens reused',
+    tokens: 'server',
+    transport: 'authorization',
+    protected: '/hello'
+  },
+  {
+    name: 'plugin-cookie',
+    description: 'fastify-jwt-security, JwtCookiePolicy (cookie "session", CSRF on), HS256, config: { permission: \'view\' }, 1,000 tokens reused',
+    tokens: 'server',
+    transport: 'cookie',
+    cookieName: 'session',
+    protected: '/hello'
+  },
+  {
+    name: 'plugin-cold',
+    description: 'fastify-jwt-security, header policy, HS256, default options (cache on): every request carries a new token',
+    tokens: 'cold',
+    transport: 'authorization',
+    protected: '/hello',
+    compare: ['fastify-jwt-cold', 'fastify-jwt']
+  },
+  {
+    name: 'fastify-jwt-cold',
+    description: '@fastify/jwt defaults: every request carries a new token',
+    tokens: 'cold',
+    transport: 'authorization',
     protected: '/hello'
   },
   {
     name: 'plugin-anonymous',
-    description: 'fastify-jwt-security registered, public route, no Authorization header',
-    tokens: false,
-    protected: '/private',
-    plugin: true
+    description: 'fastify-jwt-security registered (HS512), public route, no token',
+    tokens: null,
+    protected: '/private'
   }
 ]
 
 export const BASELINE = 'bare'
-export const REFERENCE = 'fastify-jwt'
+
+/** The reference columns of the tables: every contender named in some `compare`, in order. */
+export function referencesOf (list) {
+  return [...new Set(list.flatMap((contender) => contender.compare ?? []))]
+}

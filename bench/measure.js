@@ -4,27 +4,44 @@ import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 
 /**
- * Requests for autocannon: GET /hello, each one with the next token of the pool, round-robin over
- * all connections. Contenders without tokens go through the same setupRequest, so the load
- * generator does the same work per request for every contender.
+ * The values a run's requests carry (`Bearer <token>`, or `session=<token>` for a cookie), in
+ * order: one cursor for the warm-up and the measurement, so that a run of a cold contender never
+ * sends a token twice, and a count of what was used to prove it.
  */
-export function rotatingRequests (pool) {
-  if (pool.length === 0) return [{ method: 'GET', path: '/hello', setupRequest: (request) => request }]
-  const headers = pool.map(({ token }) => `Bearer ${token}`)
-  let next = 0
-  return [{
-    method: 'GET',
-    path: '/hello',
-    setupRequest (request) {
-      request.headers.authorization = headers[next]
-      next = (next + 1) % headers.length
-      return request
-    }
-  }]
+export class Rotation {
+  #next = 0
+  used = 0
+
+  constructor (header, values) {
+    this.header = header
+    this.values = values
+  }
+
+  get wrapped () {
+    return this.used > this.values.length
+  }
+
+  /** Requests for autocannon: GET /hello, each one with the next value, round-robin over all connections. */
+  requests () {
+    const { header, values } = this
+    // Contenders without tokens go through the same setupRequest, so the load generator does the
+    // same work per request for every contender.
+    if (values.length === 0) return [{ method: 'GET', path: '/hello', setupRequest: (request) => request }]
+    return [{
+      method: 'GET',
+      path: '/hello',
+      setupRequest: (request) => {
+        request.headers[header] = values[this.#next]
+        this.#next = this.#next + 1 === values.length ? 0 : this.#next + 1
+        this.used++
+        return request
+      }
+    }]
+  }
 }
 
 // Busy CPU time of the whole machine, in microseconds, from /proc/stat (Linux); null elsewhere.
-function machineBusy () {
+export function machineBusy () {
   try {
     const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number)
     const [user, nice, system, , , irq, softirq, steal] = fields
@@ -35,13 +52,13 @@ function machineBusy () {
 }
 
 /** Runs autocannon for `duration` seconds; returns its result and the CPU use, in cores. */
-export async function measure (server, { connections, pipelining, duration }) {
+export async function measure (server, rotation, { connections, pipelining, duration }) {
   const options = {
     url: `http://127.0.0.1:${server.port}/hello`,
     connections,
     pipelining,
     duration,
-    requests: rotatingRequests(server.pool)
+    requests: rotation.requests()
   }
   const serverBefore = await server.stats()
   const machineBefore = machineBusy()

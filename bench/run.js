@@ -4,30 +4,44 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { CheckError, check } from './check.js'
+import { ColdPool, coldPoolSize, describeGeneration } from './cold-tokens.js'
 import { contenders as allContenders } from './contenders.js'
-import { measure, rotatingRequests } from './measure.js'
-import { describeMachine, printMachine, printSummary, summarize, writeResults } from './report.js'
+import { writeDocs } from './docs.js'
+import { Rotation, measure } from './measure.js'
+import { describeMachine, printMachine, printSummary, summarize, summarizeSign, writeResults } from './report.js'
 import { ServerProcess } from './server-process.js'
+import { SIGNERS, measureSigner } from './sign.js'
+import { evaluateTargets } from './targets.js'
+
+const SIGN = 'sign'
 
 const USAGE = `Usage: npm run bench -- [flags]
 
-  --duration <s>      seconds measured per run (default 10; 2 with --quick)
-  --rounds <n>        rounds; each round runs every contender at every pipelining level (default 3; 1 with --quick)
-  --connections <n>   autocannon connections (default 50)
-  --pipelining <list> pipelining levels, comma-separated (default 1,10)
-  --warmup <s>        seconds of unmeasured load before each run (default 2; 1 with --quick)
-  --retries <n>       re-runs of a run during which other processes were busy (default 2; 0 with --quick)
-  --only <names>      contenders to run, comma-separated (default: all)
-  --quick             smoke check: --duration 2 --rounds 1 --warmup 1 --retries 0
-  -h, --help          this text
+  --duration <s>       seconds measured per HTTP run (default 10; 2 with --quick)
+  --rounds <n>         rounds; each round runs every contender at every pipelining level, then
+                       every signer (default 3; 1 with --quick)
+  --connections <n>    autocannon connections (default 50)
+  --pipelining <list>  pipelining levels, comma-separated (default 1,10)
+  --warmup <s>         seconds of unmeasured load before each HTTP run (default 2; 1 with --quick)
+  --retries <n>        re-runs of a run during which other processes were busy (default 2; 0 with --quick)
+  --only <names>       contenders to run, comma-separated, "${SIGN}" for the signing benchmark (default: all)
+  --cold-rate <req/s>  the most req/s expected of a cold contender: its pool holds
+                       (warm-up + duration) x rate x 1.5 new tokens (default 40000)
+  --sign-duration <s>  seconds measured per signer (default 5; 1 with --quick)
+  --sign-warmup <s>    seconds of signing before each measurement (default 1; 0.5 with --quick)
+  --no-docs            do not rewrite docs/benchmarks.md and docs/benchmark-chart.svg
+  --quick              smoke check: --duration 2 --rounds 1 --warmup 1 --retries 0 --sign-duration 1 --sign-warmup 0.5
+  -h, --help           this text
 
-Contenders: ${allContenders.map(({ name }) => name).join(', ')}`
+Contenders: ${allContenders.map(({ name }) => name).join(', ')}, ${SIGN}`
 
 // A run is flagged BUSY (and re-run) when other processes used more CPU than this, in cores.
 const BUSY_THRESHOLD = 0.25
 // A run is flagged LG when the load generator (one thread) used this much CPU: it was the bottleneck.
 const GENERATOR_THRESHOLD = 0.9
 const RETRY_PAUSE = 10
+// Seconds a cold pool must stay valid after the start of a run, beyond its warm-up and duration.
+const RUN_OVERHEAD = 30
 
 function fail (message) {
   console.error(`${message}\n\n${USAGE}`)
@@ -56,6 +70,10 @@ function parseSettings (argv) {
         warmup: { type: 'string' },
         retries: { type: 'string' },
         only: { type: 'string' },
+        'cold-rate': { type: 'string' },
+        'sign-duration': { type: 'string' },
+        'sign-warmup': { type: 'string' },
+        'no-docs': { type: 'boolean', default: false },
         quick: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false }
       }
@@ -68,9 +86,11 @@ function parseSettings (argv) {
     process.exit(0)
   }
   const quick = parsed.quick
-  const names = parsed.only === undefined ? allContenders.map(({ name }) => name) : parsed.only.split(',').map((name) => name.trim()).filter(Boolean)
-  const unknown = names.filter((name) => !allContenders.some((contender) => contender.name === name))
-  if (unknown.length > 0 || names.length === 0) fail(`--only: unknown contender(s): ${unknown.join(', ') || '(none given)'}`)
+  const known = [...allContenders.map(({ name }) => name), SIGN]
+  const only = parsed.only === undefined ? null : parsed.only.split(',').map((name) => name.trim()).filter(Boolean)
+  const names = only ?? known
+  const unknown = names.filter((name) => !known.includes(name))
+  if (unknown.length > 0 || names.length === 0) fail(`--only: unknown name(s): ${unknown.join(', ') || '(none given)'}`)
   return {
     quick,
     duration: number('duration', parsed.duration ?? (quick ? '2' : '10'), { min: 1 }),
@@ -79,22 +99,52 @@ function parseSettings (argv) {
     pipelining: [...new Set((parsed.pipelining ?? '1,10').split(',').map((level) => number('pipelining', level, { integer: true, min: 1 })))],
     warmup: number('warmup', parsed.warmup ?? (quick ? '1' : '2'), { min: 0 }),
     retries: number('retries', parsed.retries ?? (quick ? '0' : '2'), { integer: true, min: 0 }),
+    coldRate: number('cold-rate', parsed['cold-rate'] ?? '40000', { integer: true, min: 1 }),
+    signDuration: number('sign-duration', parsed['sign-duration'] ?? (quick ? '1' : '5'), { min: 0.1 }),
+    signWarmup: number('sign-warmup', parsed['sign-warmup'] ?? (quick ? '0.5' : '1'), { min: 0 }),
+    docs: !parsed['no-docs'],
+    only,
     contenders: allContenders.filter(({ name }) => names.includes(name)),
+    sign: names.includes(SIGN),
     busyThreshold: BUSY_THRESHOLD,
     generatorThreshold: GENERATOR_THRESHOLD
   }
 }
 
+/** Round `round` (from 1) starts one contender further down the list, so no one always runs first. */
+function rotated (list, round) {
+  const shift = (round - 1) % list.length
+  return [...list.slice(shift), ...list.slice(0, shift)]
+}
+
+/** What a contender's requests carry: the header, its values in order, and the tokens to check with. */
+function tokensFor (contender, pool, coldPool) {
+  if (contender.tokens === null) return { header: null, values: [], check: [] }
+  const cookie = contender.transport === 'cookie'
+  const header = cookie ? 'cookie' : 'authorization'
+  const format = cookie ? (token) => `${contender.cookieName}=${token}` : (token) => `Bearer ${token}`
+  const credential = (token) => ({ header, value: format(token) })
+  if (contender.tokens === 'cold') return { header, values: coldPool.values, check: coldPool.check, credential }
+  return { header, values: pool.map(({ token }) => format(token)), check: pool.length === 0 ? [] : [pool[0], pool[pool.length - 1]], credential }
+}
+
 // One measured run: a fresh server, the checks, the warm-up, the measurement, then the server is killed.
-async function runOnce (contender, pipelining, settings) {
-  const server = await ServerProcess.start(contender.name)
+async function runOnce (contender, pipelining, settings, coldPool) {
+  if (contender.tokens === 'cold') {
+    const generation = coldPool.ensureFresh(settings.warmup + settings.duration + RUN_OVERHEAD)
+    if (generation !== null) console.log(`cold pool signed again, before its tokens expire: ${describeGeneration(generation)}`)
+  }
+  const server = await ServerProcess.start(contender.name, contender.tokens === 'cold' ? coldPool.env : {})
   try {
-    await check(contender, server)
+    const tokens = tokensFor(contender, server.pool, coldPool)
+    await check(contender, server, tokens)
+    // One rotation for the warm-up and the measurement: a cold contender's tokens stay new.
+    const rotation = new Rotation(tokens.header, tokens.values)
     const load = { connections: settings.connections, pipelining }
     if (settings.warmup > 0) {
-      await autocannon({ url: `http://127.0.0.1:${server.port}/hello`, ...load, duration: settings.warmup, requests: rotatingRequests(server.pool) })
+      await autocannon({ url: `http://127.0.0.1:${server.port}/hello`, ...load, duration: settings.warmup, requests: rotation.requests() })
     }
-    const { result, cpu, serverMicros, rss } = await measure(server, { ...load, duration: settings.duration })
+    const { result, cpu, serverMicros, rss } = await measure(server, rotation, { ...load, duration: settings.duration })
     const responses = result.requests.total
     return {
       contender: contender.name,
@@ -110,6 +160,11 @@ async function runOnce (contender, pipelining, settings) {
       cpuPerRequest: responses === 0 ? 0 : serverMicros / responses,
       busy: cpu.other !== null && cpu.other > settings.busyThreshold,
       generatorBound: cpu.client >= settings.generatorThreshold,
+      // Values handed to the load generator over the warm-up and the measurement, and whether a
+      // cold contender had to send some twice.
+      tokens: contender.tokens === null
+        ? null
+        : { cold: contender.tokens === 'cold', pool: tokens.values.length, used: rotation.used, reused: contender.tokens === 'cold' && rotation.wrapped },
       serverRss: rss,
       autocannon: result
     }
@@ -122,49 +177,97 @@ const fixed = (value, digits = 2) => value === null ? 'n/a' : value.toFixed(digi
 
 function printRun (label, run) {
   const errors = run.errors + run.timeouts > 0 ? `  errors ${run.errors} timeouts ${run.timeouts}` : ''
+  const tokens = run.tokens?.cold
+    ? `  tokens ${run.tokens.used.toLocaleString('en-US')}/${run.tokens.pool.toLocaleString('en-US')}`
+    : ''
   console.log(`${label}  ${run.contender.padEnd(16)} ${Math.round(run.reqPerSec).toLocaleString('en-US').padStart(8)} req/s` +
     `  p99 ${String(run.p99).padStart(4)} ms  non-2xx ${run.non2xx}${errors}` +
-    `  CPU (cores): server ${fixed(run.cpu.server)}, load generator ${fixed(run.cpu.client)}, other ${fixed(run.cpu.other)}` +
-    `${run.busy ? '  BUSY' : ''}${run.generatorBound ? '  LG' : ''}`)
+    `  CPU (cores): server ${fixed(run.cpu.server)}, load generator ${fixed(run.cpu.client)}, other ${fixed(run.cpu.other)}${tokens}` +
+    `${run.tokens?.reused ? '  REUSED' : ''}${run.busy ? '  BUSY' : ''}${run.generatorBound ? '  LG' : ''}`)
+}
+
+function printSignRun (label, run) {
+  console.log(`${label}  ${run.signer.padEnd(16)} ${Math.round(run.opsPerSec).toLocaleString('en-US').padStart(8)} ops/s` +
+    `  CPU ${run.cpuPerOp.toFixed(2)} us/op  CPU (cores): signer ${fixed(run.cpu.worker)}, other ${fixed(run.cpu.other)}` +
+    `${run.busy ? '  BUSY' : ''}`)
+}
+
+/** Runs `attempt` until it is not busy or the retries are spent; keeps the discarded runs. */
+async function withRetries (settings, data, label, attempt, print) {
+  for (let count = 1; ; count++) {
+    const run = { ...await attempt(), attempt: count }
+    print(label, run)
+    if (!run.busy || count > settings.retries) return run
+    data.discarded.push(run)
+    console.log(`${' '.repeat(label.length)}  other processes were busy: again in ${RETRY_PAUSE} s (retry ${count}/${settings.retries})`)
+    await sleep(RETRY_PAUSE * 1000)
+  }
+}
+
+function describePlan (settings) {
+  const httpRuns = settings.rounds * settings.pipelining.length * settings.contenders.length
+  const signRuns = settings.sign ? settings.rounds * SIGNERS.length : 0
+  const seconds = httpRuns * (settings.duration + settings.warmup + 1) + signRuns * (settings.signDuration + settings.signWarmup + 1)
+  const parts = []
+  if (httpRuns > 0) {
+    parts.push(`${httpRuns} HTTP run(s): ${settings.rounds} round(s) x pipelining ${settings.pipelining.join(', ')} x ` +
+      `${settings.contenders.length} contender(s), ${settings.connections} connections, ${settings.warmup} s warm-up + ${settings.duration} s each`)
+  }
+  if (signRuns > 0) parts.push(`${signRuns} signing run(s) of ${settings.signWarmup} s + ${settings.signDuration} s`)
+  return `${parts.join('; ')}: about ${(seconds / 60).toFixed(1)} min`
 }
 
 async function main () {
   const settings = parseSettings(process.argv.slice(2))
   const machine = describeMachine()
   printMachine(machine)
-  const runCount = settings.rounds * settings.pipelining.length * settings.contenders.length
-  const minutes = runCount * (settings.duration + settings.warmup + 1) / 60
-  console.log(`Contenders: ${settings.contenders.map(({ name }) => name).join(', ')}`)
-  console.log(`${runCount} runs: ${settings.rounds} round(s) x pipelining ${settings.pipelining.join(', ')} x ` +
-    `${settings.contenders.length} contender(s), ${settings.connections} connections, ${settings.warmup} s warm-up + ` +
-    `${settings.duration} s each: about ${minutes.toFixed(1)} min\n`)
+  console.log(`Contenders: ${[...settings.contenders.map(({ name }) => name), ...settings.sign ? [SIGN] : []].join(', ')}`)
+  console.log(`${describePlan(settings)}\n`)
 
   const data = {
     date: new Date().toISOString(),
     machine,
     settings: { ...settings, contenders: settings.contenders.map(({ name }) => name) },
     contenders: settings.contenders,
+    coldPool: null,
     runs: [],
     discarded: [],
-    summary: null,
+    signRuns: [],
+    summary: [],
+    sign: null,
+    targets: [],
     error: null
   }
   try {
+    let coldPool = null
+    if (settings.contenders.some((contender) => contender.tokens === 'cold')) {
+      coldPool = new ColdPool(coldPoolSize(settings.warmup + settings.duration, settings.coldRate))
+      const generation = coldPool.ensureFresh(settings.warmup + settings.duration + RUN_OVERHEAD)
+      data.coldPool = { size: coldPool.size, rate: settings.coldRate, generations: coldPool.generations }
+      console.log(`Cold pool: ${describeGeneration(generation)}; enough for ${settings.coldRate.toLocaleString('en-US')} req/s ` +
+        `over ${settings.warmup + settings.duration} s with a 1.5 margin\n`)
+    }
     for (let round = 1; round <= settings.rounds; round++) {
       for (const pipelining of settings.pipelining) {
-        for (const contender of settings.contenders) {
+        for (const contender of rotated(settings.contenders, round)) {
           const label = `round ${round}/${settings.rounds}  p=${String(pipelining).padEnd(3)}`
-          for (let attempt = 1; ; attempt++) {
-            const run = { round, attempt, ...await runOnce(contender, pipelining, settings) }
-            printRun(label, run)
-            if (!run.busy || attempt > settings.retries) {
-              data.runs.push(run)
-              break
-            }
-            data.discarded.push(run)
-            console.log(`${' '.repeat(label.length)}  other processes were busy: again in ${RETRY_PAUSE} s (retry ${attempt}/${settings.retries})`)
-            await sleep(RETRY_PAUSE * 1000)
-          }
+          const run = await withRetries(settings, data, label, async () => ({ round, ...await runOnce(contender, pipelining, settings, coldPool) }), printRun)
+          data.runs.push(run)
+          writeResults(data)
+        }
+      }
+    }
+    coldPool = null
+    if (settings.sign) {
+      console.log('')
+      for (let round = 1; round <= settings.rounds; round++) {
+        for (const { name } of rotated(SIGNERS, round)) {
+          const label = `round ${round}/${settings.rounds}  sign `
+          const run = await withRetries(settings, data, label, async () => {
+            const result = await measureSigner(name, { warmup: settings.signWarmup, duration: settings.signDuration })
+            return { round, ...result, busy: result.cpu.other !== null && result.cpu.other > settings.busyThreshold }
+          }, printSignRun)
+          data.signRuns.push(run)
           writeResults(data)
         }
       }
@@ -182,9 +285,17 @@ async function main () {
   }
 
   data.summary = summarize(data.runs, settings.contenders, settings.pipelining)
-  printSummary(data.summary, settings)
+  data.sign = settings.sign ? summarizeSign(data.signRuns, SIGNERS) : null
+  data.targets = evaluateTargets(data.summary, data.sign)
+  printSummary(data, settings)
   const file = writeResults(data)
   console.log(`\nRaw results: ${file.pathname}`)
+  if (!settings.docs) return
+  if (data.runs.length === 0) {
+    console.log('No HTTP runs: docs/benchmarks.md and docs/benchmark-chart.svg left as they were.')
+    return
+  }
+  for (const written of writeDocs(data)) console.log(`Updated ${written.pathname}`)
 }
 
 await main()

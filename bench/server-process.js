@@ -20,10 +20,10 @@ export class ServerProcess {
     return this.#child.pid
   }
 
-  /** Forks bench/servers/<name>.js and waits for `{ port, pool }`. */
-  static async start (name) {
+  /** Forks bench/servers/<name>.js, with `env` added to its environment, and waits for `{ port, pool }`. */
+  static async start (name, env = {}) {
     const script = fileURLToPath(new URL(`./servers/${name}.js`, import.meta.url))
-    const child = fork(script, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const child = fork(script, [], { execArgv: [], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     const server = new ServerProcess(child)
     try {
       const ready = await server.#receive('ready', READY_TIMEOUT)

@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import fastifyCookie, { type CookieSerializeOptions } from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthFailure } from './auth-failure.js'
@@ -66,7 +66,7 @@ const HEADER_NAME = COOKIE_NAME
 const DOMAIN = /^\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/
 const PATH = /^\/[\x21-\x3A\x3C-\x7E]*$/
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
-const SESSION_CLAIMS: ReadonlySet<string> = new Set(['auth_time', 'csrf'])
+const SESSION_CLAIMS: ReadonlySet<string> = new Set(['auth_time', 'csrf', 'sid'])
 const REGISTERED_CLAIMS: ReadonlySet<string> = new Set(['sub', 'iat', 'exp', 'nbf', 'jti', 'aud', 'iss'])
 const MAX_COOKIE_BYTES = 4096
 // A pyramid-format cookie that cannot be decoded still counts as a presented, malformed token.
@@ -152,6 +152,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     if (this.reissueTime !== null && this.reissueTime >= expiresIn) {
       throw new InvalidOptionError('reissueTime', `must be shorter than expiresIn (${expiresIn} s): a token would expire before its reissue`)
     }
+    core.revocation?.addSessionMaxAge(this.maxSessionAge)
     fastify.decorateRequest(this.#state, null)
     if (this.reissueTime !== null) {
       fastify.addHook('onSend', async (request, reply, payload) => {
@@ -196,7 +197,9 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     const now = core.tokens.nowSeconds()
     const csrfToken = this.csrfHeader === null ? null : randomBytes(32).toString('base64url')
     const lifetime = Math.min(core.tokens.expiresIn as number, this.maxSessionAge)
-    const sessionClaims = csrfToken === null ? { ...claims, auth_time: now } : { ...claims, auth_time: now, csrf: csrfToken }
+    // sid names the session across its reissues, so that a logout revokes every copy of it.
+    const session = { auth_time: now, sid: randomUUID() }
+    const sessionClaims = csrfToken === null ? { ...claims, ...session } : { ...claims, ...session, csrf: csrfToken }
     const token = await core.tokens.sign(userid, sessionClaims, { expiresIn: lifetime })
     const state = this.#stateOf(request)
     state.settled = true
@@ -264,7 +267,8 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     const authTime = (previous.auth_time ?? previous.iat) as number
     const lifetime = Math.min(core.tokens.expiresIn as number, authTime + this.maxSessionAge - now)
     const csrfToken = typeof previous.csrf === 'string' ? previous.csrf : null
-    const sessionClaims = csrfToken === null ? { ...custom, auth_time: authTime } : { ...custom, auth_time: authTime, csrf: csrfToken }
+    const session = typeof previous.sid === 'string' ? { auth_time: authTime, sid: previous.sid } : { auth_time: authTime }
+    const sessionClaims = csrfToken === null ? { ...custom, ...session } : { ...custom, ...session, csrf: csrfToken }
     const token = await core.tokens.sign(previous.sub, sessionClaims, { expiresIn: lifetime })
     this.#setSession(reply, token, now, now + lifetime, csrfToken)
   }

@@ -1,11 +1,20 @@
-import createError from '@fastify/error'
-import processWarning from 'process-warning'
+import fastifyError, { type FastifyErrorConstructor } from '@fastify/error'
+import processWarning, { type WarningItem } from 'process-warning'
 
 // Every error the plugin can raise, built once. Client-facing messages are fixed texts:
 // nothing from the request, the token or a library ever reaches a response body.
 // docs/errors.md has one entry per code; test/errors.test.ts keeps the two in step.
 // The errors a client causes (401, 400, 403) capture no stack: a refusal is not a fault, its log
 // line needs no stack, and a flood of bad tokens should cost as little as possible.
+
+// The declarations must name FastifyErrorConstructor and WarningItem themselves: written through
+// the default import (`createError.FastifyErrorConstructor`), they are not found with
+// moduleResolution Bundler, where that import is the packages' `default` property, not their namespace.
+type ErrorClass<C extends string, S extends number> = FastifyErrorConstructor<{ code: C, statusCode: S }>
+function createError<C extends string, S extends number> (
+  code: C, message: string, statusCode: S, Base: ErrorConstructor = Error, captureStackTrace = true): ErrorClass<C, S> {
+  return fastifyError(code, message, statusCode, Base, captureStackTrace)
+}
 
 /** A credential was expected on a protected route and none was sent. */
 export const NoCredentialsError = createError(
@@ -76,7 +85,7 @@ export const InvalidClaimsError = createError(
   'FST_JWT_SECURITY_INVALID_CLAIMS', 'Cannot create a token: %s', 500, TypeError)
 
 /** Emitted once per process: remember/forget have no meaning for a header policy (as in pyramid_jwt). */
-export const headerPolicyRememberWarning = processWarning.createWarning({
+export const headerPolicyRememberWarning: WarningItem = processWarning.createWarning({
   name: 'FastifyJwtSecurityWarning',
   code: 'FST_JWT_SECURITY_W001',
   message: 'reply.remember() and reply.forget() do nothing with a header policy: send the token from request.createJwtToken() to the client instead'

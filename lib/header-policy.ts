@@ -71,7 +71,7 @@ export class JwtHeaderPolicy extends JwtPolicy {
   #readAuthorization (value: string, request: FastifyRequest): Credential {
     const scheme = this.#scheme
     const end = scheme.length
-    if (value.length < end || value.slice(0, end).toLowerCase() !== scheme) return null
+    if (value.length < end || !startsWithIgnoringCase(value, scheme)) return null
     if (value.length === end) return CREDENTIALS_MISSING
     const separator = value.charCodeAt(end)
     // "Bearer\t<t>" is a malformed Bearer header; "BearerX <t>" or "Bearer:<t>" is another scheme.
@@ -102,6 +102,17 @@ export class JwtHeaderPolicy extends JwtPolicy {
   forget (request: FastifyRequest): void {
     if (coreOf(request).revocation === null) headerPolicyRememberWarning()
   }
+}
+
+// RFC 9110 §11.1: the scheme is case-insensitive. `lowerScheme` is the lower-case scheme; only
+// ASCII capitals are lowered in `value`, without allocating a lower-cased copy of the header.
+function startsWithIgnoringCase (value: string, lowerScheme: string): boolean {
+  for (let index = 0; index < lowerScheme.length; index++) {
+    let code = value.charCodeAt(index)
+    if (code >= 0x41 && code <= 0x5A) code |= 0x20
+    if (code !== lowerScheme.charCodeAt(index)) return false
+  }
+  return true
 }
 
 function readBareToken (value: string): Credential {

@@ -13,6 +13,7 @@ import { PermissionChecker, type PermissionHook, type PermissionHookName, type P
 import type { PermitsResult } from './policy.js'
 import { RevocationGuard } from './revocation/guard.js'
 import { MAX_TOKEN_LIFETIME, TokenService, type CreateTokenOptions } from './tokens.js'
+import { documentSecurity } from './openapi.js'
 import { NoRevocationStoreError } from './errors.js'
 
 /**
@@ -159,6 +160,7 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
 
   fastify.addHook('onRequest', identityHook(policy))
   fastify.addHook('onRoute', (route) => checker.addRouteHook(route))
+  documentSecurity(fastify, policy)
 }
 
 function noRevocationStore (): never {
@@ -204,6 +206,6 @@ export { MemoryRevocationStore } from './revocation/memory-store.js'
 export type { MemoryRevocationStoreOptions } from './revocation/memory-store.js'
 export { RedisRevocationStore } from './revocation/redis-store.js'
 export type { RedisRevocationStoreOptions, RedisClientLike } from './revocation/redis-store.js'
-export type { RevocationStore, RevocationQuery, RevokedToken, RevokedSubject } from './revocation/store.js'
+export type { RevocationStore, RevocationQuery, RevokedToken, RevokedSession, RevokedSubject } from './revocation/store.js'
 export { Everyone, Authenticated } from './principals.js'
 export * as errors from './errors.js'

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ACLHelper, NO_ACL_FOUND } from './acl.js'
 import { recordAuthFailure, type AuthFailure } from './auth-failure.js'
 import type { JwtClaims } from './claims.js'
-import { coreOf, type SecurityCore } from './core.js'
+import { coreOf, type IdentityCallback, type SecurityCore } from './core.js'
 import { PolicyFailedError } from './errors.js'
 import { Allowed, Denied, type PermitsResult, type SecurityPolicy } from './policy.js'
 import { ANONYMOUS_PRINCIPALS, Authenticated, Everyone, isReservedUserid } from './principals.js'
@@ -42,7 +42,11 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
   /** Reads the token from the request. Must not throw for anything a client can send. */
   protected abstract readCredential (request: FastifyRequest): Credential
 
-  /** Verifies the request's token; null when there is none or it is refused (see `request.authFailure`). */
+  /**
+   * Verifies the request's token; null when there is none or it is refused (see
+   * `request.authFailure`). A token found in the verified-token cache is answered synchronously
+   * when nothing else needs to wait (no identity callback, no asynchronous revocation store).
+   */
   identity (request: FastifyRequest): JwtIdentity | null | Promise<JwtIdentity | null> {
     const credential = this.readCredential(request)
     if (credential === null) return null
@@ -50,14 +54,15 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
       recordAuthFailure(request, credential)
       return null
     }
-    return this.#identify(request, credential)
+    const core = coreOf(request)
+    const claims = core.tokens.cached(credential)
+    return claims === undefined ? this.#verify(request, credential, core) : this.#accept(request, claims, core)
   }
 
-  async #identify (request: FastifyRequest, token: string): Promise<JwtIdentity | null> {
-    const core = coreOf(request)
+  async #verify (request: FastifyRequest, token: string, core: SecurityCore): Promise<JwtIdentity | null> {
     let claims: JwtClaims
     try {
-      claims = await core.tokens.verify(token)
+      claims = await core.tokens.verifyAnew(token)
     } catch (error) {
       const { reason, claim, cause } = error as TokenRejection
       // The request is refused like any bad token, but an operator must hear that the keys are gone.
@@ -66,23 +71,51 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
       recordAuthFailure(request, { error: 'invalid_token', reason, claim }, token)
       return null
     }
+    return await this.#accept(request, claims, core)
+  }
+
+  // The rules verified claims must still pass, on every request: cached or not.
+  #accept (request: FastifyRequest, claims: JwtClaims, core: SecurityCore): JwtIdentity | null | Promise<JwtIdentity | null> {
     const failure = isReservedUserid(claims.sub) ? SUBJECT_RESERVED : this.checkClaims(request, claims, core)
     if (failure !== null) {
       recordAuthFailure(request, failure)
       return null
     }
-    if (core.revocation !== null && await core.revocation.isRevoked(request, claims)) {
+    const revoked = core.revocation === null ? false : core.revocation.isRevoked(request, claims)
+    if (revoked !== false || core.callback !== null) return this.#acceptLater(request, claims, core, revoked)
+    // Without a callback the identity depends on the claims alone: one frozen identity per cached
+    // claims object serves every request that presents the token.
+    let identity = this.#byClaims.get(claims)
+    if (identity === undefined) {
+      identity = Object.freeze({ userid: claims.sub, principals: Object.freeze(claimPrincipals(core, claims)), claims })
+      this.#byClaims.set(claims, identity)
+    }
+    request.jwtClaims = claims
+    this.identified(request, identity, core)
+    return identity
+  }
+
+  readonly #byClaims = new WeakMap<JwtClaims, JwtIdentity>()
+
+  async #acceptLater (request: FastifyRequest, claims: JwtClaims, core: SecurityCore, revoked: boolean | Promise<boolean>): Promise<JwtIdentity | null> {
+    if (await revoked) {
       recordAuthFailure(request, TOKEN_REVOKED)
       return null
     }
+    // The callback may read request.jwtClaims (as pyramid_jwt's add_role_principals does).
     request.jwtClaims = claims
-    const principals = await principalsOf(core, claims, request)
-    if (principals === null) {
+    const extra = core.callback === null ? [] : await callbackPrincipals(core.callback, claims, request)
+    if (extra === null) {
       request.jwtClaims = null
       recordAuthFailure(request, IDENTITY_REJECTED)
       return null
     }
-    const identity: JwtIdentity = Object.freeze({ userid: claims.sub, principals, claims })
+    return this.#identified(request, claims, core.callback === null ? claimPrincipals(core, claims) : baseOf(claims).concat(extra), core)
+  }
+
+  #identified (request: FastifyRequest, claims: JwtClaims, principals: readonly string[], core: SecurityCore): JwtIdentity {
+    request.jwtClaims = claims
+    const identity: JwtIdentity = Object.freeze({ userid: claims.sub, principals: Object.freeze(principals), claims })
     this.identified(request, identity, core)
     return identity
   }
@@ -114,28 +147,45 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
       if (decision.acl !== NO_ACL_FOUND) return decision
     }
     return principals.includes(permission)
-      ? new Allowed('principal %o grants %o', permission, permission)
+      ? this.#grant(permission)
       : new Denied('none of the principals %o is %o', principals, permission)
+  }
+
+  // A grant by the default rule says the same for every request: one result per permission.
+  readonly #grants = new Map<string, Allowed>()
+  #grant (permission: string): Allowed {
+    const known = this.#grants.get(permission)
+    if (known !== undefined) return known
+    const grant = new Allowed('principal %o grants %o', permission, permission)
+    Object.freeze(grant)
+    this.#grants.set(permission, grant)
+    return grant
   }
 
   abstract remember (request: FastifyRequest, reply: FastifyReply, userid: string, claims?: Record<string, unknown>): void | Promise<void>
   abstract forget (request: FastifyRequest, reply: FastifyReply): void | Promise<void>
 }
 
-async function principalsOf (core: SecurityCore, claims: JwtClaims, request: FastifyRequest): Promise<string[] | null> {
-  const base = [Everyone, Authenticated, claims.sub]
-  if (core.callback === null) {
-    for (const name of core.principalClaims) {
-      const value = claims[name]
-      if (Array.isArray(value)) {
-        for (const item of value) if (typeof item === 'string') base.push(item)
-      }
+function baseOf (claims: JwtClaims): string[] {
+  return [Everyone, Authenticated, claims.sub]
+}
+
+// Without a callback: the string items of the array claims named by principalClaims.
+function claimPrincipals (core: SecurityCore, claims: JwtClaims): string[] {
+  const principals = baseOf(claims)
+  for (const name of core.principalClaims) {
+    const value = claims[name]
+    if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === 'string') principals.push(item)
     }
-    return base
   }
+  return principals
+}
+
+async function callbackPrincipals (callback: IdentityCallback, claims: JwtClaims, request: FastifyRequest): Promise<string[] | null> {
   let extra: unknown
   try {
-    extra = await core.callback(claims.sub, request)
+    extra = await callback(claims.sub, request)
   } catch (error) {
     request.log.error({ err: error }, 'the identity callback threw')
     throw new PolicyFailedError()
@@ -145,5 +195,5 @@ async function principalsOf (core: SecurityCore, claims: JwtClaims, request: Fas
     request.log.error('the identity callback must return an array of strings, or null to refuse the identity')
     throw new PolicyFailedError()
   }
-  return base.concat(extra)
+  return extra as string[]
 }

@@ -43,6 +43,10 @@ export interface KeyRing {
   readonly signer: KeyEntry | null
   /** Picks the one key a token may be verified with, or rejects it. */
   readonly resolve: KeyResolver
+  /** Changes whenever the keys may have changed (a remote set was fetched again): cached verifications end. */
+  readonly generation: number
+  /** How long verifications may be trusted before the keys are looked at again (ms); null for local keys. */
+  readonly maxAge: number | null
   /** The public keys as a JWK Set: no secret, no private member. */
   jwks (): JSONWebKeySet
 }
@@ -74,7 +78,14 @@ export async function buildKeyRing (input: KeyRingInput, log: FastifyBaseLogger)
       throw new InvalidOptionError('jwks', 'verifies with the remote keys only: leave out secret, privateKey, publicKey and keys')
     }
     const remote = remoteKeyResolver(input.jwks, log)
-    return Object.freeze({ algorithms: remote.algorithms, signer: null, resolve: remote.resolve, jwks: () => ({ keys: [] }) })
+    return Object.freeze({
+      algorithms: remote.algorithms,
+      signer: null,
+      resolve: remote.resolve,
+      get generation () { return remote.generation() },
+      maxAge: remote.maxAge,
+      jwks: () => ({ keys: [] })
+    })
   }
   if (input.keys !== undefined) {
     if (hasSingleKey) throw new InvalidOptionError('keys', 'replaces secret, privateKey and publicKey: leave those out')
@@ -146,6 +157,8 @@ function ring (entries: RingEntry[]): KeyRing {
     algorithms: Object.freeze([...new Set(entries.map((entry) => entry.algorithm))]),
     signer,
     resolve,
+    generation: 0,
+    maxAge: null,
     jwks: () => ({ keys: publicKeys.map((jwk) => ({ ...jwk })) })
   })
 }

@@ -5,6 +5,7 @@ import {
 } from './errors.js'
 import { toPermitsResult, type PermitsResult, type SecurityPolicy } from './policy.js'
 import { policyFailure } from './policy-failure.js'
+import { isPromiseLike } from './promise-like.js'
 
 /**
  * The permission that opts a route out of `defaultPermission` (Pyramid's
@@ -24,8 +25,16 @@ export interface PermitsOptions {
   context?: ContextSource
 }
 
-/** A route hook that lets the request through or answers 401, 400 or 403. */
-export type PermissionHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+type Done = (error?: Error) => void
+
+/**
+ * A route hook that lets the request through or answers 401, 400 or 403: a Fastify hook with
+ * `done`, or, called with the request and reply only, a function returning a promise.
+ */
+export interface PermissionHook {
+  (request: FastifyRequest, reply: FastifyReply, done: Done): void
+  (request: FastifyRequest, reply: FastifyReply): Promise<void>
+}
 
 /** What the permission checks of one registration need, resolved at register time. */
 export interface PermissionSettings {
@@ -41,7 +50,10 @@ const kRootContext = Symbol('fastify-jwt-security.rootContext')
 const HOOK_NAMES: ReadonlySet<unknown> = new Set(['onRequest', 'preHandler'])
 const ROUTE_HOOKS = ['onRequest', 'preParsing', 'preValidation', 'preHandler'] as const
 
-type TaggedHook = PermissionHook & { [kPermission]?: string }
+type TaggedHook = PermissionHook & { [kPermission]?: { permission: string, options: PermitsOptions } }
+type ContextResolver = (request: FastifyRequest) => unknown
+/** What a permission check reads of a route's config. */
+interface RouteConfig { context?: unknown }
 
 /** The permission checks of one registration: the route hooks and `request.hasPermission`. */
 export class PermissionChecker {
@@ -56,32 +68,61 @@ export class PermissionChecker {
 
   /** What the policy says of `permission` on `context` (default: the route's, else the root factory's). */
   async check (request: FastifyRequest, permission: string, context?: unknown): Promise<PermitsResult> {
-    const resolved = context === undefined ? await this.#defaultContext(request) : context
-    const result = toPermitsResult(await this.#settings.policy.permits(request, resolved ?? null, permission), permission)
-    if (this.#settings.debugAuthorization) logDecision(request, permission, result)
-    return result
+    return await this.evaluate(request, permission, context)
   }
 
-  /** A hook for `preHandler` or `onRequest` that requires `permission`. */
-  hook (permission: string, options: PermitsOptions = {}): PermissionHook {
+  /**
+   * As {@link check}, synchronously when the context and the policy answer synchronously.
+   * `defaultContext` gives the context when none is given.
+   */
+  evaluate (request: FastifyRequest, permission: string, context: unknown, defaultContext: ContextResolver = this.#requestDefault): PermitsResult | Promise<PermitsResult> {
+    const resolved = context === undefined ? defaultContext(request) : context
+    return isPromiseLike(resolved)
+      ? Promise.resolve(resolved).then((value) => this.#decide(request, permission, value))
+      : this.#decide(request, permission, resolved)
+  }
+
+  /**
+   * A hook for `preHandler` or `onRequest` that requires `permission`. It is written with `done`
+   * so that a decision made synchronously (a cached token, a policy that does not wait) costs no
+   * promise; called without `done`, it returns a promise, for compositions such as @fastify/auth.
+   * `route` is the config of the route the hook belongs to, when known: its default context is
+   * then found once, here, rather than on every request.
+   */
+  hook (permission: string, options: PermitsOptions = {}, route?: RouteConfig): PermissionHook {
     if (typeof permission !== 'string' || permission.length === 0) {
       throw new TypeError('app.permits() needs a permission name')
     }
     const source = options.context
     const contextOf = source === undefined
       ? () => undefined
-      : typeof source === 'function' ? source as (request: FastifyRequest) => unknown : () => source
+      : typeof source === 'function' ? source as ContextResolver : () => source
+    const defaultContext = route === undefined ? this.#requestDefault : this.#routeDefault(route)
     const checker = this
-    const checkPermission: TaggedHook = async function checkPermission (request, reply) {
-      let result: PermitsResult
+
+    function run (request: FastifyRequest, reply: FastifyReply, done: Done): void {
+      let result: PermitsResult | Promise<PermitsResult>
       try {
-        result = await checker.check(request, permission, await contextOf(request))
+        const context = contextOf(request)
+        result = isPromiseLike(context)
+          ? Promise.resolve(context).then((value) => checker.evaluate(request, permission, value, defaultContext))
+          : checker.evaluate(request, permission, context, defaultContext)
       } catch (error) {
-        throw policyFailure(request, error)
+        done(policyFailure(request, error))
+        return
       }
-      if (!result.allowed) throw checker.#denial(request, reply)
+      if (!isPromiseLike(result)) {
+        settle(checker, request, reply, result, done)
+        return
+      }
+      result.then((value) => settle(checker, request, reply, value, done), (error: unknown) => done(policyFailure(request, error)))
     }
-    checkPermission[kPermission] = permission
+
+    const checkPermission = function checkPermission (request: FastifyRequest, reply: FastifyReply, done?: Done): void | Promise<void> {
+      if (done !== undefined) return run(request, reply, done)
+      return new Promise<void>((resolve, reject) => run(request, reply, (error) => { if (error === undefined) resolve(); else reject(error) }))
+    } as TaggedHook
+    checkPermission[kPermission] = { permission, options }
     return checkPermission
   }
 
@@ -91,61 +132,118 @@ export class PermissionChecker {
    * the body is read, or in preHandler when `config.permissionHook` says so.
    */
   addRouteHook (route: RouteOptions): void {
-    const config = route.config as { permission?: unknown, permissionHook?: unknown } | undefined
-    let permission = config?.permission
+    const config = (route.config ?? {}) as RouteConfig & { permission?: unknown, permissionHook?: unknown }
+    const declared = bindPermissionHooks(this, route, config)
+    let permission = config.permission
     if (permission === undefined) {
-      if (this.#settings.defaultPermission === null || hasPermissionHook(route)) return
+      if (this.#settings.defaultPermission === null || declared) return
       permission = this.#settings.defaultPermission
     }
     if (typeof permission !== 'string') throw new TypeError(`route ${route.url}: config.permission must be a string`)
     if (permission === NO_PERMISSION_REQUIRED) return
-    const hookName = config?.permissionHook ?? 'onRequest'
+    const hookName = config.permissionHook ?? 'onRequest'
     if (!HOOK_NAMES.has(hookName)) throw new TypeError(`route ${route.url}: config.permissionHook must be 'onRequest' or 'preHandler'`)
-    const hook = this.hook(permission)
+    const hook = this.hook(permission, {}, config)
     const name = hookName as PermissionHookName
     const existing = route[name] as PermissionHook | PermissionHook[] | undefined
     route[name] = existing === undefined ? [hook] : [existing, hook].flat()
   }
 
-  async #defaultContext (request: FastifyRequest): Promise<unknown> {
-    const routeContext = (request.routeOptions.config as { context?: ContextSource }).context
-    if (routeContext !== undefined) return typeof routeContext === 'function' ? await routeContext(request) : routeContext
-    const { rootFactory } = this.#settings
-    if (rootFactory === null) return null
-    const memo = request as unknown as Record<symbol, Promise<unknown> | null>
-    memo[kRootContext] ??= Promise.resolve(rootFactory(request))
-    return await memo[kRootContext]
+  // A hook that does not know its route (request.hasPermission, a hook used outside a route's
+  // options) reads the route's config on each call: request.routeOptions builds an object each time.
+  readonly #requestDefault: ContextResolver = (request) =>
+    this.#defaultContext(request, (request.routeOptions.config as RouteConfig).context)
+
+  #routeDefault (route: RouteConfig): ContextResolver {
+    const { context } = route
+    if (context !== undefined) return typeof context === 'function' ? context as ContextResolver : () => context
+    if (this.#settings.rootFactory === null) return () => null
+    return (request) => this.#defaultContext(request, undefined)
   }
 
-  // RFC 6750 §3 and RFC 9110 §15.5: 401 asks for (other) credentials, 403 refuses these ones.
-  #denial (request: FastifyRequest, reply: FastifyReply): Error {
+  #defaultContext (request: FastifyRequest, routeContext: unknown): unknown {
+    if (routeContext !== undefined) return typeof routeContext === 'function' ? (routeContext as ContextResolver)(request) : routeContext
+    const { rootFactory } = this.#settings
+    if (rootFactory === null) return null
+    // Once per request, however many checks: the first call's value (or promise) is kept.
+    const memo = request as unknown as Record<symbol, unknown>
+    if (memo[kRootContext] === null) memo[kRootContext] = rootFactory(request)
+    return memo[kRootContext]
+  }
+
+  #decide (request: FastifyRequest, permission: string, context: unknown): PermitsResult | Promise<PermitsResult> {
+    const answer = this.#settings.policy.permits(request, context ?? null, permission)
+    return isPromiseLike(answer)
+      ? Promise.resolve(answer).then((value) => this.#result(request, permission, value))
+      : this.#result(request, permission, answer)
+  }
+
+  #result (request: FastifyRequest, permission: string, answer: unknown): PermitsResult {
+    const result = toPermitsResult(answer, permission)
+    if (this.#settings.debugAuthorization) logDecision(request, permission, result)
+    return result
+  }
+
+  /** The error a refused request gets. RFC 6750 §3 and RFC 9110 §15.5: 401 asks for (other) credentials, 403 refuses these ones. */
+  denial (request: FastifyRequest, reply: FastifyReply): Error {
     if (request.isAuthenticated) return new ForbiddenError()
     const failure = request.authFailure
     const challenges = this.#settings.challenges
     if (failure === null) {
-      reply.header('www-authenticate', challenges.bare)
+      addChallenge(reply, challenges.bare)
       return new NoCredentialsError()
     }
     if (failure.error === 'invalid_request') {
-      reply.header('www-authenticate', challenges.invalidRequest)
+      addChallenge(reply, challenges.invalidRequest)
       return new InvalidRequestError()
     }
     if (failure.reason === 'token_expired') {
-      reply.header('www-authenticate', challenges.expired)
+      addChallenge(reply, challenges.expired)
       return new TokenExpiredError()
     }
-    reply.header('www-authenticate', challenges.invalidToken)
+    addChallenge(reply, challenges.invalidToken)
     return new InvalidTokenError()
   }
 }
 
-function hasPermissionHook (route: RouteOptions): boolean {
+// A challenge that another check of the request already set (one composed with @fastify/auth, say)
+// is kept next to the plugin's: RFC 9110 §11.6.1 lets a 401 offer several. The plugin's is sent once.
+function addChallenge (reply: FastifyReply, challenge: string): void {
+  const existing = reply.getHeader('www-authenticate')
+  if (existing === undefined) {
+    reply.header('www-authenticate', challenge)
+    return
+  }
+  const values = [existing].flat().map(String)
+  if (!values.includes(challenge)) reply.header('www-authenticate', [...values, challenge])
+}
+
+/** The permission a hook made by `app.permits()` or `config.permission` checks; undefined for another function. */
+export function permissionOfHook (hook: unknown): string | undefined {
+  return (hook as TaggedHook | null | undefined)?.[kPermission]?.permission
+}
+
+function settle (checker: PermissionChecker, request: FastifyRequest, reply: FastifyReply, result: PermitsResult, done: Done): void {
+  if (result.allowed) done()
+  else done(checker.denial(request, reply))
+}
+
+// The app.permits() hooks of a route learn the route they belong to: their default context is
+// then resolved once. True when the route has one, which declares its permission.
+function bindPermissionHooks (checker: PermissionChecker, route: RouteOptions, config: RouteConfig): boolean {
+  let found = false
   for (const name of ROUTE_HOOKS) {
     const hooks = route[name] as TaggedHook | TaggedHook[] | undefined
     if (hooks === undefined) continue
-    for (const hook of [hooks].flat()) if (hook[kPermission] !== undefined) return true
+    const bound = [hooks].flat().map((hook) => {
+      const tag = hook[kPermission]
+      if (tag === undefined) return hook
+      found = true
+      return checker.hook(tag.permission, tag.options, config)
+    })
+    if (found) route[name] = bound as never
   }
-  return false
+  return found
 }
 
 // pyramid.debug_authorization: the decision and why, never the credential.

@@ -40,11 +40,13 @@ const MANY_KEYS = 32
 
 class JwksUnreachable extends Error {}
 
-/** The key resolver and allowed algorithms of a remote JWKS (jose's createRemoteJWKSet). */
-export function remoteKeyResolver (options: unknown, log: FastifyBaseLogger): { resolve: KeyResolver, algorithms: readonly Algorithm[] } {
+/** The key resolver, allowed algorithms and fetch count of a remote JWKS (jose's createRemoteJWKSet). */
+export function remoteKeyResolver (options: unknown, log: FastifyBaseLogger): { resolve: KeyResolver, algorithms: readonly Algorithm[], generation: () => number, maxAge: number } {
   checkKnownOptions(options, JWKS_OPTION_NAMES, 'jwks.')
   const { url, algorithms = ASYMMETRIC_ALGORITHMS, timeout = '5s', cooldown = '30s', cacheMaxAge = '10m' } = options as JwksOptions
   const href = jwksUrl(url)
+  // Every set fetched may have dropped a key: tokens cached under the previous set are verified again.
+  let generation = 0
 
   // jose does the fetching; this only tells a network failure apart from a bad key, and counts keys.
   const fetchSet: FetchImplementation = async (resource, init) => {
@@ -55,6 +57,7 @@ export function remoteKeyResolver (options: unknown, log: FastifyBaseLogger): { 
       throw new JwksUnreachable('the JWK Set could not be fetched', { cause: error })
     }
     if (response.status === 200) {
+      generation++
       response.clone().json().then((set: unknown) => {
         const keys = (set as { keys?: unknown } | null)?.keys
         if (Array.isArray(keys) && keys.length > MANY_KEYS) {
@@ -64,10 +67,11 @@ export function remoteKeyResolver (options: unknown, log: FastifyBaseLogger): { 
     }
     return response
   }
+  const maxAge = milliseconds('jwks.cacheMaxAge', cacheMaxAge)
   const remote = createRemoteJWKSet(href, {
     timeoutDuration: milliseconds('jwks.timeout', timeout),
     cooldownDuration: milliseconds('jwks.cooldown', cooldown),
-    cacheMaxAge: milliseconds('jwks.cacheMaxAge', cacheMaxAge),
+    cacheMaxAge: maxAge,
     [customFetch]: fetchSet
   })
 
@@ -84,7 +88,7 @@ export function remoteKeyResolver (options: unknown, log: FastifyBaseLogger): { 
     }
     return key
   }
-  return { resolve, algorithms: checkAlgorithms(algorithms) }
+  return { resolve, algorithms: checkAlgorithms(algorithms), generation: () => generation, maxAge }
 }
 
 function reasonOf (error: unknown): 'key_unknown' | 'keys_unavailable' | 'key_unusable' {

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { jwtVerify, SignJWT, type JWTVerifyOptions } from 'jose'
+import { jwtVerify, SignJWT, type JWTVerifyOptions, type JWTVerifyResult } from 'jose'
 import { freezeClaims, toTokenClaims, type ClaimEncoder, type JwtClaims } from './claims.js'
 import { toSeconds, type Duration } from './durations.js'
 import { InvalidClaimsError, NoSigningKeyError } from './errors.js'
 import type { KeyRing } from './key-ring.js'
+import { TokenCache, type TokenCacheOptions } from './token-cache.js'
 import { TokenRejection, type TokenRejectionReason } from './token-rejection.js'
 
 /** Per-call options of createJwtToken. */
@@ -26,12 +27,15 @@ export interface TokenSettings {
   readonly maxTokenLength: number
   readonly encodeClaim: ClaimEncoder | null
   readonly now: (() => number) | null
+  /** The verified-token cache's options, or null for no cache. */
+  readonly cache: TokenCacheOptions | null
 }
 
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 // Characters whose unused low bits are zero, for a last base64url character carrying 2 or 4 spare bits.
-const CANONICAL_LAST_OF_3 = /[AEIMQUYcgkosw048]$/
-const CANONICAL_LAST_OF_2 = /[AQgw]$/
+const codes = (characters: string): ReadonlySet<number> => new Set([...characters].map((character) => character.charCodeAt(0)))
+const CANONICAL_LAST_OF_3 = codes('AEIMQUYcgkosw048')
+const CANONICAL_LAST_OF_2 = codes('AQgw')
 // 9999-12-31: a NumericDate beyond this is not a date but an attempt at "never".
 const MAX_NUMERIC_DATE = 253402300799
 const MAX_SUBJECT_LENGTH = 1024
@@ -52,9 +56,13 @@ export class TokenService {
   readonly #settings: TokenSettings
   readonly #verifyOptions: JWTVerifyOptions
   readonly #requiresExpiry: boolean
+  readonly #cache: TokenCache | null
 
   constructor (settings: TokenSettings) {
     this.#settings = settings
+    this.#cache = settings.cache === null
+      ? null
+      : new TokenCache(settings.cache, { leeway: settings.leeway, maxTokenAge: settings.maxTokenAge, keysMaxAge: settings.keys.maxAge })
     this.#requiresExpiry = settings.expiresIn !== null
     this.#verifyOptions = Object.freeze({
       algorithms: [...settings.keys.algorithms],
@@ -106,13 +114,40 @@ export class TokenService {
     return token
   }
 
+  /** The verified-token cache, or null when it is off. */
+  get cache (): TokenCache | null {
+    return this.#cache
+  }
+
+  /**
+   * The claims of `token` when it passed full verification earlier and would pass it now, from the
+   * cache; undefined otherwise (then call {@link verify}). Synchronous: a hit costs no promise.
+   */
+  cached (token: string): JwtClaims | undefined {
+    return this.#cache?.get(token, this.#settings.now?.() ?? Date.now(), this.#settings.keys.generation)
+  }
+
   /** The verified, frozen claims of `token`; rejects with a {@link TokenRejection} for anything else. */
   async verify (token: string): Promise<JwtClaims> {
+    return this.cached(token) ?? await this.verifyAnew(token)
+  }
+
+  /** As {@link verify}, for a token {@link cached} just missed: the full verification, then the cache. */
+  async verifyAnew (token: string): Promise<JwtClaims> {
     if (token.length > this.#settings.maxTokenLength) throw new TokenRejection('token_too_long')
     if (!isCompactJws(token)) throw new TokenRejection('token_malformed')
-    let payload: Record<string, unknown>
+    const keys = this.#settings.keys
+    let generation = keys.generation
+    let verified: JWTVerifyResult
     try {
-      payload = (await jwtVerify(token, this.#settings.keys.resolve, this.#optionsForNow())).payload
+      verified = await jwtVerify(token, keys.maxAge === null
+        ? keys.resolve
+        // The generation of the set the key came from: a key removed by a later fetch voids the entry.
+        : async (header, input) => {
+          const key = await keys.resolve(header, input)
+          generation = keys.generation
+          return key
+        }, this.#optionsForNow())
     } catch (error) {
       if (error instanceof TokenRejection) throw error
       const { code, claim } = error as { code?: unknown, claim?: string }
@@ -121,9 +156,11 @@ export class TokenService {
       if (typeof code !== 'string') throw new TokenRejection('key_unusable', undefined, error)
       throw new TokenRejection(JOSE_REASONS[code] ?? 'token_malformed', claim)
     }
+    const payload = verified.payload as Record<string, unknown>
     this.#checkClaimTypes(payload)
     const claims = freezeClaims(payload)
     if (claims === null) throw new TokenRejection('claim_invalid', '__proto__')
+    this.#cache?.set(token, claims, this.#settings.now?.() ?? Date.now(), generation)
     return claims
   }
 
@@ -168,14 +205,20 @@ export class TokenService {
 /** Strict compact-JWS syntax: three non-empty base64url segments in canonical form, nothing else. */
 export function isCompactJws (token: string): boolean {
   if (!COMPACT_JWS.test(token)) return false
-  for (const segment of token.split('.')) {
-    switch (segment.length % 4) {
-      case 1: return false
-      case 2: if (!CANONICAL_LAST_OF_2.test(segment)) return false; break
-      case 3: if (!CANONICAL_LAST_OF_3.test(segment)) return false; break
-    }
+  const first = token.indexOf('.')
+  const second = token.indexOf('.', first + 1)
+  return isCanonical(token, 0, first) && isCanonical(token, first + 1, second) && isCanonical(token, second + 1, token.length)
+}
+
+// A base64url segment whose length leaves 2 or 4 spare bits must have them zero (RFC 4648 §3.5):
+// otherwise several strings would decode to the same bytes.
+function isCanonical (token: string, start: number, end: number): boolean {
+  switch ((end - start) % 4) {
+    case 1: return false
+    case 2: return CANONICAL_LAST_OF_2.has(token.charCodeAt(end - 1))
+    case 3: return CANONICAL_LAST_OF_3.has(token.charCodeAt(end - 1))
+    default: return true
   }
-  return true
 }
 
 function toSubject (userid: unknown): string {

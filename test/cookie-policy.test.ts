@@ -20,8 +20,9 @@ t.test('remember: a fresh token in an HttpOnly, Secure, SameSite=Lax, host-only 
   t.equal(sessionCookie, `${COOKIE}=${session}; Max-Age=7200; Path=/; Expires=${new Date((S + 7200) * 1000).toUTCString()}; HttpOnly; Secure; SameSite=Lax`)
   t.equal(csrfCookie, `${COOKIE}-csrf=${csrf}; Max-Age=7200; Path=/; Expires=${new Date((S + 7200) * 1000).toUTCString()}; Secure; SameSite=Lax`)
   const claims = decodeJwt(session)
-  t.same(Object.keys(claims).sort(), ['auth_time', 'csrf', 'exp', 'iat', 'jti', 'roles', 'sub'], 'cookie options never leak into claims')
-  t.match(claims, { sub: 'alice', roles: ['view'], iat: S, exp: S + 7200, auth_time: S, csrf })
+  t.same(Object.keys(claims).sort(), ['auth_time', 'csrf', 'exp', 'iat', 'jti', 'roles', 'sid', 'sub'], 'cookie options never leak into claims')
+  t.match(claims, { sub: 'alice', roles: ['view'], iat: S, exp: S + 7200, auth_time: S, csrf, sid: /^[0-9a-f-]{36}$/ })
+  t.not(claims.sid, claims.jti, 'the session id is not the token id')
   t.equal(response.json().csrfToken, csrf, 'policy.csrfToken() hands the new token to the handler')
   const view = await app.inject({ url: '/view', cookies: { [COOKIE]: session } })
   t.same(view.json(), { userid: 'alice', csrfToken: csrf })
@@ -334,6 +335,13 @@ t.test('an app that registered @fastify/cookie itself keeps it', async (t) => {
   app.get('/view', { config: { permission: 'view' } }, async (request) => request.authenticatedUserid)
   const session = cookieValue(await app.inject({ method: 'POST', url: '/session' }), 'session') as string
   t.equal((await app.inject({ url: '/view', cookies: { session } })).body, 'alice')
+  // D8: the session cookie is the bare token, never signed by @fastify/cookie (the JWT's own
+  // signature is the integrity check); a value with a cookie signature appended is not unwrapped.
+  const signed = app.signCookie(session)
+  t.not(signed, session)
+  const refused = await app.inject({ url: '/view', cookies: { session: signed } })
+  t.equal(refused.statusCode, 401)
+  t.equal(refused.headers['www-authenticate'], INVALID_TOKEN)
 })
 
 t.test('cookies are read even when @fastify/cookie parses them later than onRequest', async (t) => {

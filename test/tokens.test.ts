@@ -30,6 +30,7 @@ async function service (overrides: Partial<TokenSettings> = {}, algorithm: Algor
     maxTokenLength: 8192,
     encodeClaim: null,
     now: () => NOW,
+    cache: null,
     ...overrides
   })
 }
@@ -106,7 +107,7 @@ t.test('sign refuses bad userids, claims and options with TypeErrors', async (t)
 
 t.test('sign needs a signing key', async (t) => {
   const keys = await buildKeyRing({ ...NO_KEYS, algorithm: 'ES256', publicKey: keyPair('ec256').publicKey }, NO_LOG)
-  const tokens = new TokenService({ keys, expiresIn: 60, audience: undefined, issuer: undefined, leeway: 0, maxTokenAge: undefined, typ: undefined, maxTokenLength: 8192, encodeClaim: null, now: null })
+  const tokens = new TokenService({ keys, expiresIn: 60, audience: undefined, issuer: undefined, leeway: 0, maxTokenAge: undefined, typ: undefined, maxTokenLength: 8192, encodeClaim: null, now: null, cache: null })
   t.equal((await rejected(tokens.sign('alice'))).code, 'FST_JWT_SECURITY_NO_SIGNING_KEY')
 })
 

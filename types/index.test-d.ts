@@ -51,7 +51,7 @@ expectType<readonly string[]>(SETTING_NAMES)
 // Revocation.
 await Fastify().register(jwtSecurity, { secret: 'x'.repeat(64), revocation: new MemoryRevocationStore({ maxEntries: 1000 }) })
 await Fastify().register(jwtSecurity, { secret: 'x'.repeat(64), revocation: new RedisRevocationStore({ url: 'redis://127.0.0.1:6379', failOpen: false, timeout: '1s' }) })
-const customStore: RevocationStore = { isRevoked: async () => false, revokeToken: () => {}, revokeAllFor: async () => {} }
+const customStore: RevocationStore = { isRevoked: async () => false, revokeToken: () => {}, revokeSession: () => {}, revokeAllFor: async () => {} }
 await Fastify().register(jwtSecurity, { secret: 'x'.repeat(64), revocation: customStore })
 expectError(Fastify().register(jwtSecurity, { secret: 'x'.repeat(64), revocation: { isRevoked: () => false } }))
 expectType<Promise<void>>(app.revokeToken({ jti: 'x', sub: 'alice' }))

@@ -33,3 +33,10 @@ export async function serve (app, pool = []) {
   await app.listen({ host: '127.0.0.1', port: 0 })
   process.send({ type: 'ready', port: app.server.address().port, pool })
 }
+
+/** The HS256 secret of the cold contenders, from the parent (bench/cold-tokens.js). */
+export function coldSecret () {
+  const text = process.env.BENCH_JWT_SECRET
+  if (text === undefined || text === '') throw new Error('BENCH_JWT_SECRET is not set: run the cold contenders with `npm run bench`')
+  return Buffer.from(text, 'base64url')
+}

@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { JwtClaims } from '../claims.js'
 import { InvalidClaimsError, InvalidOptionError, RevocationFailedError, RevocationUnavailableError } from '../errors.js'
-import type { RevocationStore } from './store.js'
+import { isPromiseLike } from '../promise-like.js'
+import type { RevocationQuery, RevocationStore } from './store.js'
 
 /** What the guard needs of the plugin's settings. */
 export interface RevocationSettings {
@@ -19,6 +20,7 @@ const LOG_INTERVAL = 10_000
 export class RevocationGuard {
   readonly #store: RevocationStore
   readonly #settings: RevocationSettings
+  #sessionMaxAge: number | null = null
   #lastLogged = 0
 
   constructor (store: RevocationStore, settings: RevocationSettings) {
@@ -27,29 +29,55 @@ export class RevocationGuard {
   }
 
   /**
-   * Whether the verified token was revoked. When the store cannot answer: a 503 error (fail
-   * closed), or false when the store is set to fail open; a log line either way, at most every
-   * 10 seconds so that an outage cannot flood the logs.
+   * Whether the verified token was revoked; synchronous when the store is. When the store cannot
+   * answer: a 503 error (fail closed), or false when the store is set to fail open; a log line
+   * either way, at most every 10 seconds so that an outage cannot flood the logs.
    */
-  async isRevoked (request: FastifyRequest, claims: JwtClaims): Promise<boolean> {
+  isRevoked (request: FastifyRequest, claims: JwtClaims): boolean | Promise<boolean> {
+    let answer: boolean | Promise<boolean>
     try {
-      return await this.#store.isRevoked({ jti: claims.jti, iss: claims.iss, sub: claims.sub, iat: claims.iat as number }) === true
+      // The claims are the query: jti, iss, sub and iat are all there, and nothing is copied.
+      answer = this.#store.isRevoked(claims as RevocationQuery)
     } catch (error) {
-      const failOpen = this.#store.failOpen === true
-      this.#logOutage(request.log, error, failOpen)
-      if (failOpen) return false
-      throw new RevocationUnavailableError({ cause: error })
+      return this.#unreadable(request, error)
     }
+    if (!isPromiseLike(answer)) return answer === true
+    return Promise.resolve(answer).then((revoked) => revoked === true, (error: unknown) => this.#unreadable(request, error))
   }
 
-  /** Revokes one token until it expires. A token already expired needs nothing written. */
+  #unreadable (request: FastifyRequest, error: unknown): false {
+    const failOpen = this.#store.failOpen === true
+    this.#logOutage(request.log, error, failOpen)
+    if (failOpen) return false
+    throw new RevocationUnavailableError({ cause: error })
+  }
+
+  /**
+   * Revokes one token until it expires (a token already expired needs nothing written) and, for a
+   * token of a cookie session, the whole session: the copies of it that earlier reissues left.
+   */
   async revokeToken (claims: unknown): Promise<void> {
-    const { jti, iss, exp, iat } = (claims ?? {}) as Partial<Record<string, unknown>>
+    const { jti, iss, exp, iat, sid, auth_time: authTime } = (claims ?? {}) as Partial<Record<string, unknown>>
     if (typeof jti !== 'string' || jti.length === 0) throw new InvalidClaimsError('the token to revoke has no jti')
     if (iss !== undefined && typeof iss !== 'string') throw new InvalidClaimsError('the iss of the token to revoke must be a string')
     const ttl = this.#remaining(exp, iat)
     if (ttl !== null && ttl <= 0) return
     await this.#write(() => this.#store.revokeToken({ jti, iss }, ttl))
+    if (typeof sid === 'string' && sid.length > 0) {
+      await this.#write(() => this.#store.revokeSession({ sid, iss }, this.#sessionRemaining(authTime, ttl)))
+    }
+  }
+
+  /** Tells the guard that cookie sessions last at most `seconds` from their auth_time (the cookie policy's maxSessionAge). */
+  addSessionMaxAge (seconds: number): void {
+    this.#sessionMaxAge = Math.max(this.#sessionMaxAge ?? 0, seconds)
+  }
+
+  // A session's tokens all expire by auth_time + maxSessionAge; without those, as long as any token.
+  #sessionRemaining (authTime: unknown, tokenTtl: number | null): number | null {
+    const maxAge = this.#sessionMaxAge
+    if (maxAge === null || typeof authTime !== 'number') return this.#settings.maxLifetime === null ? null : this.#settings.maxLifetime + this.#settings.leeway
+    return Math.max(authTime + maxAge + this.#settings.leeway - this.#settings.nowSeconds(), tokenTtl ?? 0)
   }
 
   /** Revokes every token of `userid` issued before now (and in the current second). */
@@ -86,12 +114,12 @@ export class RevocationGuard {
   }
 }
 
-/** Checks the `revocation` option: a store with the three methods. */
+/** Checks the `revocation` option: a store with the four methods. */
 export function resolveRevocationStore (value: unknown): RevocationStore | null {
   if (value === undefined) return null
   const store = value as Partial<RevocationStore> | null
-  if (typeof store?.isRevoked !== 'function' || typeof store.revokeToken !== 'function' || typeof store.revokeAllFor !== 'function') {
-    throw new InvalidOptionError('revocation', 'expected a RevocationStore (isRevoked, revokeToken, revokeAllFor)')
+  if (typeof store?.isRevoked !== 'function' || typeof store.revokeToken !== 'function' || typeof store.revokeSession !== 'function' || typeof store.revokeAllFor !== 'function') {
+    throw new InvalidOptionError('revocation', 'expected a RevocationStore (isRevoked, revokeToken, revokeSession, revokeAllFor)')
   }
   return value as RevocationStore
 }

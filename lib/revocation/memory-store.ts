@@ -1,5 +1,5 @@
 import { RevocationStoreFullError } from '../errors.js'
-import { subjectKey, tokenKey, type RevocationQuery, type RevocationStore, type RevokedSubject, type RevokedToken } from './store.js'
+import { sessionKey, subjectKey, tokenKey, type RevocationQuery, type RevocationStore, type RevokedSession, type RevokedSubject, type RevokedToken } from './store.js'
 
 /** Options of {@link MemoryRevocationStore}. */
 export interface MemoryRevocationStoreOptions {
@@ -44,12 +44,17 @@ export class MemoryRevocationStore implements RevocationStore {
 
   isRevoked (query: RevocationQuery): boolean {
     if (query.jti !== undefined && this.#live(tokenKey({ jti: query.jti, iss: query.iss })) !== undefined) return true
+    if (query.sid !== undefined && this.#live(sessionKey({ sid: query.sid, iss: query.iss })) !== undefined) return true
     const subject = this.#live(subjectKey(query))
     return subject !== undefined && query.iat < subject.notBefore
   }
 
   revokeToken (token: RevokedToken, ttlSeconds: number | null): void {
     this.#set(tokenKey(token), 0, ttlSeconds)
+  }
+
+  revokeSession (session: RevokedSession, ttlSeconds: number | null): void {
+    this.#set(sessionKey(session), 0, ttlSeconds)
   }
 
   revokeAllFor (subject: RevokedSubject, notBefore: number, ttlSeconds: number | null): void {

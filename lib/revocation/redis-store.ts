@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { toSeconds, type Duration } from '../durations.js'
 import { InvalidOptionError } from '../errors.js'
 import { checkKnownOptions } from '../known-options.js'
-import { subjectKey, tokenKey, type RevocationQuery, type RevocationStore, type RevokedSubject, type RevokedToken } from './store.js'
+import { sessionKey, subjectKey, tokenKey, type RevocationQuery, type RevocationStore, type RevokedSession, type RevokedSubject, type RevokedToken } from './store.js'
 
 /** The commands the store sends: an ioredis client has them all. */
 export interface RedisClientLike {
@@ -111,20 +111,26 @@ export class RedisRevocationStore implements RevocationStore {
 
   async isRevoked (query: RevocationQuery): Promise<boolean> {
     const client = this.#connected()
-    const subject = this.#prefix + subjectKey(query)
-    if (query.jti === undefined) {
-      const [notBefore] = await client.mget(subject)
-      return isAfter(notBefore, query.iat)
-    }
-    const [revoked, notBefore] = await client.mget(this.#prefix + tokenKey({ jti: query.jti, iss: query.iss }), subject)
-    return revoked !== null || isAfter(notBefore, query.iat)
+    // One round trip: the subject's "not before", then the token's and the session's entries.
+    const keys = [this.#prefix + subjectKey(query)]
+    if (query.jti !== undefined) keys.push(this.#prefix + tokenKey({ jti: query.jti, iss: query.iss }))
+    if (query.sid !== undefined) keys.push(this.#prefix + sessionKey({ sid: query.sid, iss: query.iss }))
+    const [notBefore, ...entries] = await client.mget(...keys)
+    return isAfter(notBefore, query.iat) || entries.some((entry) => entry !== null)
   }
 
   async revokeToken (token: RevokedToken, ttlSeconds: number | null): Promise<void> {
-    const key = this.#prefix + tokenKey(token)
+    await this.#setWithTtl(this.#prefix + tokenKey(token), ttlSeconds)
+  }
+
+  async #setWithTtl (key: string, ttlSeconds: number | null): Promise<void> {
     const client = this.#connected()
     if (ttlSeconds === null) await client.set(key, '1')
     else await client.set(key, '1', 'EX', Math.max(1, Math.ceil(ttlSeconds)))
+  }
+
+  async revokeSession (session: RevokedSession, ttlSeconds: number | null): Promise<void> {
+    await this.#setWithTtl(this.#prefix + sessionKey(session), ttlSeconds)
   }
 
   async revokeAllFor (subject: RevokedSubject, notBefore: number, ttlSeconds: number | null): Promise<void> {

@@ -91,6 +91,7 @@ t.test('an expired token needs no entry; entries live as long as the token', asy
   const store: RevocationStore = {
     isRevoked: () => false,
     revokeToken: (token, ttl) => { calls.push(['token', token, ttl]) },
+    revokeSession: (session, ttl) => { calls.push(['session', session, ttl]) },
     revokeAllFor: (subject, notBefore, ttl) => { calls.push(['subject', subject, notBefore, ttl]) }
   }
   const { app, clock } = await buildApp({ revocation: store, leeway: 5, maxTokenAge: '2h' })
@@ -113,6 +114,7 @@ t.test('with expiresIn false and no maxTokenAge, entries never expire (a token w
   const store: RevocationStore = {
     isRevoked: () => false,
     revokeToken: (token, ttl) => { calls.push(['token', ttl]) },
+    revokeSession: () => {},
     revokeAllFor: (subject, notBefore, ttl) => { calls.push(['subject', ttl]) }
   }
   const { app } = await buildApp({ revocation: store, expiresIn: false })
@@ -120,6 +122,29 @@ t.test('with expiresIn false and no maxTokenAge, entries never expire (a token w
   await app.revokeToken(decodeJwt(await app.createJwtToken('alice')))
   await app.revokeAllFor('alice')
   t.same(calls, [['token', null], ['subject', null]])
+})
+
+t.test('a token with a sid revokes its session: until auth_time + maxSessionAge with a cookie policy, else as long as any token', async (t) => {
+  const calls: unknown[] = []
+  const store: RevocationStore = {
+    isRevoked: () => false,
+    revokeToken: () => {},
+    revokeSession: (session, ttl) => { calls.push([session, ttl]) },
+    revokeAllFor: () => {}
+  }
+  const withCookies = await buildApp({ revocation: store, leeway: 5, policy: new JwtCookiePolicy({ cookieName: 's', maxSessionAge: '1d' }) })
+  t.teardown(() => withCookies.app.close())
+  const S = START / 1000
+  await withCookies.app.revokeToken({ jti: 'j', sid: 'session-1', iss: 'https://auth.example', auth_time: S - 100, exp: S + 60 })
+  await withCookies.app.revokeToken({ jti: 'j', sid: 'session-2', exp: S + 60 })
+  const headerOnly = await buildApp({ revocation: store, maxTokenAge: '2h' })
+  t.teardown(() => headerOnly.app.close())
+  await headerOnly.app.revokeToken({ jti: 'j', sid: 'session-3', auth_time: S, exp: S + 60 })
+  t.same(calls, [
+    [{ sid: 'session-1', iss: 'https://auth.example' }, 86400 + 5 - 100],
+    [{ sid: 'session-2', iss: undefined }, 366 * 86400 + 5],
+    [{ sid: 'session-3', iss: undefined }, 7200]
+  ])
 })
 
 t.test('cookie sessions: forget clears the cookie and revokes the session token', async (t) => {
@@ -140,6 +165,7 @@ t.test('a store that fails: 503 with a fixed body and one log line (fail closed)
   const store: RevocationStore = {
     isRevoked: () => { if (down) throw new Error('ECONNREFUSED 127.0.0.1:6379'); return false },
     revokeToken: async () => { throw new Error('READONLY') },
+    revokeSession: async () => { throw new Error('READONLY') },
     revokeAllFor: async () => { throw new Error('READONLY') }
   }
   const lines: string[] = []
@@ -173,6 +199,7 @@ t.test('failOpen: a store that cannot be read lets tokens through, and says so i
     failOpen: true,
     isRevoked: async () => { throw new Error('timeout') },
     revokeToken: () => {},
+    revokeSession: () => {},
     revokeAllFor: () => {}
   }
   const lines: string[] = []
@@ -202,6 +229,7 @@ t.test('the revocation option is checked, and the store is initialised and close
     close: async () => { events.push('close') },
     isRevoked: () => false,
     revokeToken: () => {},
+    revokeSession: () => {},
     revokeAllFor: () => {}
   }
   const app = Fastify()

@@ -20,6 +20,17 @@ t.test('a revoked jti is revoked for its issuer only, until its time to live end
   t.equal(store.size, 0, 'an expired entry read is dropped')
 })
 
+t.test('a revoked session revokes every token that carries its sid', async (t) => {
+  const { clock, store } = clocked()
+  store.revokeSession({ sid: 's1', iss: 'https://a.example' }, 60)
+  t.equal(store.isRevoked({ jti: 'j1', sid: 's1', iss: 'https://a.example', sub: 'alice', iat: 0 }), true)
+  t.equal(store.isRevoked({ jti: 'j2', sid: 's1', iss: 'https://a.example', sub: 'alice', iat: 0 }), true, 'another token of the session')
+  t.equal(store.isRevoked({ jti: 'j3', sid: 's2', iss: 'https://a.example', sub: 'alice', iat: 0 }), false)
+  t.equal(store.isRevoked({ jti: 's1', iss: 'https://a.example', sub: 'alice', iat: 0 }), false, 'a jti equal to the sid is not the session')
+  clock.now += 60_000
+  t.equal(store.isRevoked({ sid: 's1', iss: 'https://a.example', sub: 'alice', iat: 0 }), false)
+})
+
 t.test('keys cannot run into each other: iss "ab" + jti "c" is not iss "a" + jti "bc"', async (t) => {
   const { store } = clocked()
   store.revokeToken({ jti: 'c', iss: 'ab' }, 60)

@@ -67,6 +67,20 @@ t.test('tokens without jti (minted elsewhere) are checked by subject only', asyn
   t.equal(await status(app, token), 401)
 })
 
+t.test('sessions: a cookie session revoked on one instance is refused with every token it left', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const a = await instance(redis)
+  const b = await instance(redis)
+  t.teardown(async () => { await a.close(); await b.close() })
+  const sid = 'session-42'
+  const first = await a.createJwtToken('judy', { sid })
+  const second = await a.createJwtToken('judy', { sid })
+  const unrelated = await a.createJwtToken('judy', { sid: 'session-43' })
+  await a.revokeToken(decodeJwt(second))
+  t.same([await status(b, first), await status(b, second), await status(b, unrelated)], [401, 401, 200])
+})
+
 t.test('keys carry the token\'s remaining life as TTL, and are gone after exp', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())

@@ -8,8 +8,9 @@ import { connect, type AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyRequest, type LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import type { JWK } from 'jose'
+import { decodeJwt } from 'jose'
 import jwtSecurity, {
-  Authenticated, JwtCookiePolicy, JwtHeaderPolicy, PolicyChain, type AuthFailure, type JwtSecurityOptions, type KeySpec
+  Authenticated, JwtCookiePolicy, JwtHeaderPolicy, PolicyChain, type AuthFailure, type JwtCookiePolicyOptions, type JwtSecurityOptions, type KeySpec
 } from '../../lib/index.js'
 import { rejected } from '../helpers/errors.js'
 import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js'
@@ -362,6 +363,8 @@ export interface Harness {
   readonly genuine: string
   /** Runs before each genuine-token check (see {@link HarnessOptions}). */
   readonly beforeGenuine?: () => void | Promise<void>
+  /** A genuine session cookie (value of {@link SESSION_COOKIE}) for the current clock; checked with the genuine token when set. */
+  readonly genuineCookie?: () => string
 }
 
 export interface HarnessOptions {
@@ -375,6 +378,8 @@ export interface HarnessOptions {
   logger?: boolean
   /** Runs before each genuine-token check (invariant 3), e.g. to bring a JWKS endpoint back. */
   beforeGenuine?: () => void | Promise<void>
+  /** A genuine session cookie for the current clock: invariant 3 then also checks that it still works. */
+  genuineCookie?: () => string
 }
 
 /**
@@ -410,7 +415,15 @@ export async function buildHarness (t: Test, config: Config, harnessOptions: Har
   app.post('/public', publicHandler)
   harnessOptions.routes?.(app, runs)
   await app.ready()
-  return { app, config, logs, runs, genuine: harnessOptions.genuine ?? validToken(config), beforeGenuine: harnessOptions.beforeGenuine }
+  return {
+    app,
+    config,
+    logs,
+    runs,
+    genuine: harnessOptions.genuine ?? validToken(config),
+    beforeGenuine: harnessOptions.beforeGenuine,
+    genuineCookie: harnessOptions.genuineCookie
+  }
 }
 
 /** A harness whose policy is the header policy first and the cookie policy second (as in D6). */
@@ -420,11 +433,140 @@ export async function buildChainHarness (t: Test, config: Config, harnessOptions
 }
 
 // ---------------------------------------------------------------------------------------------
+// Cookie sessions (groups D and E)
+// ---------------------------------------------------------------------------------------------
+
+/** The one origin the strict cookie configuration lets send unsafe requests (`csrf.origins`). */
+export const APP_ORIGIN = 'https://app.example'
+
+/**
+ * The cookie policy of each profile. `default`: JwtCookiePolicy's defaults (`__Host-session`,
+ * Secure, HttpOnly, SameSite=Lax, Path=/, no reissue, maxSessionAge 7 days, CSRF on with the
+ * request's own origin). `strict`: `__Host-session`, SameSite=Strict, reissue after 5 minutes, an
+ * absolute session lifetime of 1 hour (= the strict maxTokenAge) and CSRF with explicit origins.
+ */
+export function cookiePolicyOptions (profile: Profile): JwtCookiePolicyOptions {
+  return profile === 'strict'
+    ? { cookieName: SESSION_COOKIE, sameSite: 'strict', reissueTime: '5m', maxSessionAge: '1h', csrf: { origins: [APP_ORIGIN] } }
+    : {}
+}
+
+export interface CookieHarness extends Harness {
+  /** The cookie policy, second in the chain after the header policy. */
+  readonly policy: JwtCookiePolicy
+  /** The app's clock in milliseconds (starts at NOW_MS); move it to cross reissue boundaries. */
+  readonly clock: { now: number }
+  /** The app's expiresIn, in seconds. */
+  readonly expiresIn: number
+  /** The SameSite attribute as it appears in Set-Cookie. */
+  readonly sameSite: 'Lax' | 'Strict' | 'None'
+  /** An origin the CSRF check accepts: the configured one, else the request's own (`http://localhost` under inject). */
+  readonly origin: string
+  /** State the state-changing route (POST /transfer) changed. */
+  readonly state: { transfers: number }
+}
+
+export interface CookieHarnessOptions extends HarnessOptions {
+  /** Options merged over the profile's {@link cookiePolicyOptions}. */
+  cookie?: JwtCookiePolicyOptions
+}
+
+/**
+ * An app whose policy is the header policy then the cookie policy of the profile (merged with
+ * `cookie`), with a movable clock. The genuine Bearer token lives long enough for every clock move
+ * the tests make (default: 8 days; strict: 2 hours, its iat staying within maxTokenAge for an hour),
+ * and invariant 3 also checks a session cookie made for the current time. Routes, besides those of
+ * {@link buildHarness}: POST /login (`remember(body.userid ?? 'alice', body.claims ?? {})`, answers
+ * the CSRF token), POST /login-catch (the same, answering the code remember() threw), POST /logout
+ * (`forget()`), POST, PUT, PATCH and DELETE /transfer (Authenticated; change `state`), GET /transfer
+ * (Authenticated; changes nothing), GET /twice (Authenticated; resolves the cookie identity a second
+ * time in the handler), and PUT, PATCH and DELETE /public.
+ */
+export async function buildCookieHarness (t: Test, config: Config, harnessOptions: CookieHarnessOptions = {}): Promise<CookieHarness> {
+  const clock = { now: NOW_MS }
+  const cookieOptions = { ...cookiePolicyOptions(config.profile), ...harnessOptions.cookie }
+  const policy = new JwtCookiePolicy(cookieOptions)
+  const state = { transfers: 0 }
+  const nowSeconds = () => Math.floor(clock.now / 1000)
+  const harness = await buildHarness(t, config, {
+    genuine: validToken(config, { exp: NOW + (config.profile === 'strict' ? 7200 : 8 * 86400) }),
+    genuineCookie: () => validToken(config, { iat: nowSeconds(), exp: nowSeconds() + 300, auth_time: nowSeconds() }),
+    ...harnessOptions,
+    options: { now: () => clock.now, ...harnessOptions.options, policy: new PolicyChain([new JwtHeaderPolicy(), policy]) },
+    routes: (app, runs) => {
+      type Login = { userid?: string, claims?: Record<string, unknown> } | null
+      app.post('/login', async (request, reply) => {
+        const body = request.body as Login
+        await reply.remember(body?.userid ?? 'alice', body?.claims ?? {})
+        return { ok: true, csrfToken: policy.csrfToken(request) }
+      })
+      app.post('/login-catch', async (request, reply) => {
+        const body = request.body as Login
+        try {
+          await reply.remember(body?.userid ?? 'alice', body?.claims ?? {})
+        } catch (error) {
+          return { thrown: (error as { code?: string }).code }
+        }
+        return { thrown: null }
+      })
+      app.post('/logout', async (_request, reply) => {
+        await reply.forget()
+        return { ok: true }
+      })
+      app.route({
+        method: ['POST', 'PUT', 'PATCH', 'DELETE'],
+        url: '/transfer',
+        config: { permission: Authenticated },
+        handler: async (request) => {
+          runs.handler++
+          state.transfers++
+          return { userid: request.authenticatedUserid }
+        }
+      })
+      app.route({
+        method: ['PUT', 'PATCH', 'DELETE'],
+        url: '/public',
+        handler: async (request) => ({
+          anonymous: request.identity === null,
+          userid: request.authenticatedUserid,
+          authFailure: request.authFailure,
+          body: request.body ?? null
+        })
+      })
+      app.get('/transfer', { config: { permission: Authenticated } }, async (request) => {
+        runs.handler++
+        return { userid: request.authenticatedUserid }
+      })
+      app.get('/twice', { config: { permission: Authenticated } }, async (request) => {
+        runs.handler++
+        await policy.identity(request)
+        return { userid: request.authenticatedUserid }
+      })
+      harnessOptions.routes?.(app, runs)
+    }
+  })
+  const created = decodeJwt(await harness.app.createJwtToken('probe'))
+  const sameSite = cookieOptions.sameSite ?? 'lax'
+  return {
+    ...harness,
+    policy,
+    clock,
+    expiresIn: (created.exp as number) - (created.iat as number),
+    sameSite: sameSite === 'strict' ? 'Strict' : sameSite === 'none' ? 'None' : 'Lax',
+    origin: cookieOptions.csrf === false ? APP_ORIGIN : cookieOptions.csrf?.origins?.[0] ?? 'http://localhost',
+    state
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Outcomes
 // ---------------------------------------------------------------------------------------------
 
-/** The catalogue's outcome labels; `R401-expired` is R401 with the "expired" description; OK is acceptance. */
-export type Outcome = 'R401' | 'R401-expired' | 'R401-bare' | 'R400' | 'R403' | 'OK'
+/**
+ * The catalogue's outcome labels; `R401-expired` is R401 with the "expired" description; `R403-csrf`
+ * is R403 for a cookie-authenticated unsafe request that failed the CSRF check (E11); OK is acceptance.
+ */
+export type Outcome = 'R401' | 'R401-expired' | 'R401-bare' | 'R400' | 'R403' | 'R403-csrf' | 'OK'
 
 export const CHALLENGE = {
   bare: 'Bearer realm="api"',
@@ -459,8 +601,16 @@ export const EXPECTED: Readonly<Record<Exclude<Outcome, 'OK'>, { status: number,
     status: 403,
     challenge: undefined,
     body: { statusCode: 403, code: 'FST_JWT_SECURITY_FORBIDDEN', error: 'Forbidden', message: 'You do not have permission to perform this action' }
+  },
+  'R403-csrf': {
+    status: 403,
+    challenge: undefined,
+    body: { statusCode: 403, code: 'FST_JWT_SECURITY_CSRF_FAILED', error: 'Forbidden', message: 'The request failed the cross-site request forgery check' }
   }
 }
+
+/** The methods an {@link Attempt} may use (PUT, PATCH and DELETE routes exist in the cookie harness only). */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
 /** What a request presents: a token (sent as `Bearer <token>`) or the parts of a request. */
 export type Attempt = string | {
@@ -471,7 +621,7 @@ export type Attempt = string | {
   url?: string
   /** Default `/public`, with the same query string as `url`. */
   publicUrl?: string
-  method?: 'GET' | 'POST'
+  method?: HttpMethod
   payload?: string
 }
 
@@ -480,7 +630,7 @@ interface NormalAttempt {
   cookies: Record<string, string>
   url: string
   publicUrl: string
-  method: 'GET' | 'POST'
+  method: HttpMethod
   payload: string | undefined
   token: string | undefined
 }
@@ -537,11 +687,13 @@ export function echoCandidates (token: string | undefined): string[] {
  * - the body and headers echo no token, claim value or library message;
  * - on the public route: `request.identity === null` and `request.authFailure` as the label implies;
  * - the logs name the reason and never contain the token, the Authorization or Cookie value, or the secret;
- * - (invariant 3) the genuine token still works afterwards.
+ * - (invariant 3) the genuine token, and the harness's genuine session cookie if it has one, still work afterwards.
+ * `R403-csrf` expects the same 403 on the public route (the CSRF check runs on every route).
+ * For OK, `checks` can add the Set-Cookie values expected and the clean-logs check.
  * Returns the `authFailure` the public route saw.
  */
 export async function expectOutcome (
-  t: Test, harness: Harness, attempt: Attempt, outcome: Outcome, name: string, userid = 'alice'
+  t: Test, harness: Harness, attempt: Attempt, outcome: Outcome, name: string, userid = 'alice', checks: OutcomeChecks = {}
 ): Promise<AuthFailure | null> {
   const request = normalise(attempt)
   const { app, runs, logs } = harness
@@ -556,6 +708,26 @@ export async function expectOutcome (
   })
   const response = await inject(request.url)
   const publicResponse = await inject(request.publicUrl)
+
+  if (outcome === 'R403-csrf') {
+    // The CSRF check runs while the identity is resolved (onRequest), on every route: a public
+    // route that the same cookie would authenticate refuses the same request the same way.
+    const expected = EXPECTED[outcome]
+    for (const [where, answer] of [['protected', response], ['public', publicResponse]] as const) {
+      t.equal(answer.statusCode, expected.status, `${name}: status ${expected.status} (${where} route)`)
+      t.equal(answer.headers['www-authenticate'], expected.challenge, `${name}: no WWW-Authenticate (${where} route)`)
+      t.strictSame(answer.json(), expected.body, `${name}: generic body (${where} route)`)
+      t.equal(answer.headers['set-cookie'], undefined, `${name}: no Set-Cookie (${where} route)`)
+      assertNoEcho(t, answer, request, name)
+    }
+    t.equal(runs.handler, runsBefore, `${name}: the handler did not run`)
+    const lines = logs.slice(firstLine)
+    assertCleanLogs(t, lines, request, harness.config, name, false)
+    t.ok(lines.some((line) => line.includes('"msg":"CSRF check failed"')), `${name}: the CSRF refusal is logged`)
+    await expectGenuineWorks(t, harness, name)
+    return null
+  }
+
   const publicBody = publicResponse.json() as { anonymous: boolean, userid: string | null, authFailure: AuthFailure | null }
   const failure = publicBody.authFailure
   t.equal(publicResponse.statusCode, 200, `${name}: a public route never refuses`)
@@ -566,6 +738,19 @@ export async function expectOutcome (
     t.equal(runs.handler, runsBefore + 1, `${name}: the handler ran once`)
     t.equal(publicBody.anonymous, false, `${name}: identified on the public route`)
     t.equal(failure, null, `${name}: no authFailure`)
+    const issued: string[] = []
+    if (checks.setCookie !== undefined) {
+      for (const [where, answer] of [['protected', response], ['public', publicResponse]] as const) {
+        const cookies = setCookieList(answer)
+        issued.push(...cookies)
+        if (typeof checks.setCookie === 'function') checks.setCookie(cookies, where)
+        else t.strictSame(cookies, checks.setCookie, `${name}: Set-Cookie on the ${where} route`)
+      }
+    }
+    if (checks.cleanLogs === true) {
+      // Neither the presented token nor a reissued one may reach the logs.
+      assertCleanLogs(t, logs.slice(firstLine), request, harness.config, name, false, issued.map((cookie) => cookie.slice(cookie.indexOf('=') + 1).split(';')[0] as string))
+    }
     return failure
   }
 
@@ -605,6 +790,35 @@ export async function expectOutcome (
   return failure
 }
 
+/** Extra checks of {@link expectOutcome} for an accepted request (refusals always assert no Set-Cookie and clean logs). */
+export interface OutcomeChecks {
+  /**
+   * The Set-Cookie values the protected and the public responses must each carry, exactly (`[]`:
+   * none), or a function that checks them. Default: not checked.
+   */
+  setCookie?: readonly string[] | ((cookies: string[], route: 'protected' | 'public') => void)
+  /** Also assert that the logs hold no token (presented or reissued), Authorization or Cookie value, or secret. */
+  cleanLogs?: boolean
+}
+
+/** The Set-Cookie values of a response, as an array. */
+export function setCookieList (response: LightMyRequestResponse): string[] {
+  const value = response.headers['set-cookie']
+  return value === undefined ? [] : Array.isArray(value) ? value : [value]
+}
+
+/**
+ * Asserts that the log lines from `from` on hold none of `values` (8 characters or more), nor the
+ * configuration's secret: for requests made outside {@link expectOutcome}.
+ */
+export function expectCleanLogs (t: Test, harness: Harness, from: number, values: readonly string[], name: string): void {
+  const forbidden = new Set<string>(harness.config.secretForms)
+  for (const value of values) if (value.length >= 8) forbidden.add(value)
+  const lines = harness.logs.slice(from)
+  const leaked = [...forbidden].filter((value) => lines.some((line) => line.includes(value) || line.includes(JSON.stringify(value).slice(1, -1))))
+  t.strictSame(leaked.map((value) => value.slice(0, 24)), [], `${name}: no token, header, claim value or secret in the logs`)
+}
+
 function assertNoEcho (t: Test, response: LightMyRequestResponse, request: NormalAttempt, name: string): void {
   const exposed = `${response.body}\n${response.headers['www-authenticate'] ?? ''}`
   const echoed = echoCandidates(request.token).filter((value) => exposed.includes(value))
@@ -619,8 +833,9 @@ function assertNoEcho (t: Test, response: LightMyRequestResponse, request: Norma
   }
 }
 
-function assertCleanLogs (t: Test, lines: string[], request: NormalAttempt, config: Config, name: string, claimValues: boolean): void {
+function assertCleanLogs (t: Test, lines: string[], request: NormalAttempt, config: Config, name: string, claimValues: boolean, extra: readonly string[] = []): void {
   const forbidden = new Set<string>(config.secretForms)
+  for (const value of extra) if (value.length >= 8) forbidden.add(value)
   for (const field of ['authorization', 'cookie']) {
     const value = request.headers[field]
     if (value !== undefined && value.length >= 8) forbidden.add(value)
@@ -656,6 +871,10 @@ export async function expectGenuineWorks (t: Test, harness: Harness, name: strin
   await harness.beforeGenuine?.()
   const response = await harness.app.inject({ url: '/protected', headers: { authorization: `Bearer ${harness.genuine}` } })
   t.equal(response.statusCode, 200, `${name}: the genuine token still works afterwards`)
+  if (harness.genuineCookie !== undefined) {
+    const session = await harness.app.inject({ url: '/protected', cookies: { [SESSION_COOKIE]: harness.genuineCookie() } })
+    t.equal(session.statusCode, 200, `${name}: a genuine session cookie still works afterwards`)
+  }
 }
 
 /**

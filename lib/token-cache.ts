@@ -1,0 +1,132 @@
+import { toSeconds, type Duration } from './durations.js'
+import type { JwtClaims } from './claims.js'
+import { InvalidOptionError } from './errors.js'
+import { checkKnownOptions } from './known-options.js'
+
+/** Options of the verified-token cache (the plugin's `cache` option). */
+export interface TokenCacheOptions {
+  /** The most tokens kept. Default 10,000. */
+  maxEntries?: number
+  /** The most memory the entries may take, estimated, in bytes. Default 8 MiB. */
+  maxBytes?: number
+  /** The longest an entry is kept, whatever the token's exp. Default `'10m'`. */
+  ttl?: Duration
+}
+
+/** What the cache needs to know of the time rules of verification. */
+export interface CacheTimeRules {
+  readonly leeway: number
+  readonly maxTokenAge: number | undefined
+  /** How long the keys themselves are trusted before they are fetched again (ms), or null. */
+  readonly keysMaxAge?: number | null
+}
+
+interface Entry {
+  /** The whole token: the map key is only its end. */
+  readonly token: string
+  readonly claims: JwtClaims
+  /** Milliseconds since the epoch: from then on, verification would refuse the token. */
+  readonly expiresAt: number
+  /** The key set's generation when the token verified: a changed key set voids the entry. */
+  readonly generation: number
+  readonly bytes: number
+}
+
+const OPTION_NAMES: ReadonlySet<string> = new Set(['maxEntries', 'maxBytes', 'ttl'])
+// Entries are found by the last characters of the token, which end its signature: hashing a few
+// characters rather than the whole token halves the cost of a lookup. The whole token is then
+// compared, so two tokens that end alike are two tokens, never one (catalogue F4).
+const KEY_LENGTH = 12
+// A Map entry, the entry object and the frozen claims' objects, beyond the token and the claims'
+// strings and numbers, which take about twice the token's length (its payload is most of it).
+const ENTRY_OVERHEAD = 320
+
+/**
+ * Tokens that passed full verification, by their exact string, with their frozen claims: a hit
+ * skips the signature and claim checks, nothing else (revocation, the identity callback and the
+ * policy's own rules still run). An entry ends when verification would start refusing the token
+ * (its exp, or iat + maxTokenAge, with the leeway), after `ttl`, or when the key set changes;
+ * the cache holds at most `maxEntries` tokens and about `maxBytes`, dropping the oldest first.
+ * Refused tokens are never cached.
+ */
+export class TokenCache {
+  readonly #entries = new Map<string, Entry>()
+  readonly #maxEntries: number
+  readonly #maxBytes: number
+  readonly #ttl: number
+  readonly #rules: CacheTimeRules
+  #bytes = 0
+
+  constructor (options: TokenCacheOptions, rules: CacheTimeRules) {
+    checkKnownOptions(options, OPTION_NAMES, 'cache.')
+    const { maxEntries = 10_000, maxBytes = 8 * 1024 * 1024, ttl = '10m' } = options
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new InvalidOptionError('cache.maxEntries', 'expected a positive integer')
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1024) throw new InvalidOptionError('cache.maxBytes', 'expected an integer of at least 1024')
+    const seconds = toSeconds('cache.ttl', ttl)
+    if (seconds <= 0) throw new InvalidOptionError('cache.ttl', 'must be more than 0 seconds')
+    this.#maxEntries = maxEntries
+    this.#maxBytes = maxBytes
+    // An entry never outlives the keys that verified it: a remote set is fetched again after its cacheMaxAge.
+    this.#ttl = Math.min(seconds * 1000, rules.keysMaxAge ?? Infinity)
+    this.#rules = rules
+  }
+
+  /** The number of tokens held. */
+  get size (): number {
+    return this.#entries.size
+  }
+
+  /** The estimated bytes held. */
+  get bytes (): number {
+    return this.#bytes
+  }
+
+  /** The claims of a token verified earlier and still valid at `now` (ms) under key set `generation`. */
+  get (token: string, now: number, generation: number): JwtClaims | undefined {
+    const key = token.slice(-KEY_LENGTH)
+    const entry = this.#entries.get(key)
+    if (entry === undefined || entry.token !== token) return undefined
+    if (now < entry.expiresAt && entry.generation === generation) return entry.claims
+    this.#delete(key, entry)
+    return undefined
+  }
+
+  /** Keeps a token that just passed full verification at `now` (ms). */
+  set (token: string, claims: JwtClaims, now: number, generation: number): void {
+    const expiresAt = this.#expiry(claims, now)
+    if (expiresAt <= now) return
+    const bytes = ENTRY_OVERHEAD + token.length * 3
+    if (bytes > this.#maxBytes) return
+    const key = token.slice(-KEY_LENGTH)
+    const previous = this.#entries.get(key)
+    if (previous !== undefined) this.#delete(key, previous)
+    while (this.#entries.size >= this.#maxEntries || this.#bytes + bytes > this.#maxBytes) {
+      const [oldest, entry] = this.#entries.entries().next().value as [string, Entry]
+      this.#delete(oldest, entry)
+    }
+    this.#entries.set(key, { token, claims, expiresAt, generation, bytes })
+    this.#bytes += bytes
+  }
+
+  // jose refuses once now >= exp + leeway, and once now > iat + maxTokenAge + leeway (whole seconds).
+  #expiry (claims: JwtClaims, now: number): number {
+    const { leeway, maxTokenAge } = this.#rules
+    let expiresAt = now + this.#ttl
+    if (claims.exp !== undefined) expiresAt = Math.min(expiresAt, (claims.exp + leeway) * 1000)
+    if (maxTokenAge !== undefined) expiresAt = Math.min(expiresAt, (claims.iat as number + maxTokenAge + leeway + 1) * 1000)
+    return expiresAt
+  }
+
+  #delete (key: string, entry: Entry): void {
+    this.#entries.delete(key)
+    this.#bytes -= entry.bytes
+  }
+}
+
+/** Checks the `cache` option: false, or the cache's options. */
+export function resolveCacheOptions (value: unknown): TokenCacheOptions | null {
+  if (value === false) return null
+  if (value === undefined || value === true) return {}
+  if (typeof value === 'object' && value !== null) return value as TokenCacheOptions
+  throw new InvalidOptionError('cache', 'expected false, true or { maxEntries, maxBytes, ttl }')
+}

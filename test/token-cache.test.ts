@@ -1,0 +1,238 @@
+import { createHmac } from 'node:crypto'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import Fastify, { type FastifyInstance } from 'fastify'
+import t from 'tap'
+import { decodeJwt, type JWK } from 'jose'
+import jwtSecurity, { MemoryRevocationStore, type JwtClaims, type JwtSecurityOptions } from '../lib/index.js'
+import { TokenCache } from '../lib/token-cache.js'
+import { SECRET } from './helpers/app.js'
+import { startJwksServer } from './helpers/jwks-server.js'
+import { keyPair } from './helpers/keys.js'
+
+const START = 1_800_000_000_000
+const S = START / 1000
+const b64u = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
+const hs512 = (payload: object, header: object = { alg: 'HS512', typ: 'JWT' }) => {
+  const input = `${b64u(header)}.${b64u(payload)}`
+  return `${input}.${createHmac('sha512', SECRET).update(input).digest('base64url')}`
+}
+
+// Counts signature checks: a cache hit makes none.
+function countVerifications (t: { teardown: (fn: () => void) => void }): { count: number } {
+  const subtle = globalThis.crypto.subtle
+  const original = subtle.verify
+  const counter = { count: 0 }
+  subtle.verify = async function (...args: Parameters<typeof original>) { counter.count++; return await original.apply(subtle, args) }
+  t.teardown(() => { subtle.verify = original })
+  return counter
+}
+
+async function buildApp (options: Partial<JwtSecurityOptions> = {}, routes: (app: FastifyInstance) => void = () => {}) {
+  const clock = { now: START }
+  const app = Fastify()
+  await app.register(jwtSecurity, { secret: SECRET, now: () => clock.now, ...options })
+  app.get('/me', { preHandler: app.permits('system.Authenticated') }, async (request) => request.authenticatedUserid)
+  app.get('/public', async (request) => request.authFailure)
+  routes(app)
+  await app.ready()
+  return { app, clock }
+}
+
+function exposedGc (): () => void {
+  setFlagsFromString('--expose-gc')
+  return runInNewContext('gc') as () => void
+}
+
+async function status (app: FastifyInstance, token: string): Promise<number> {
+  return (await app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })).statusCode
+}
+
+t.test('a token verified once is not verified again; only the exact string hits', async (t) => {
+  const counter = countVerifications(t)
+  const { app } = await buildApp()
+  t.teardown(() => app.close())
+  const token = await app.createJwtToken('alice')
+  t.same([await status(app, token), await status(app, token), await status(app, token)], [200, 200, 200])
+  t.equal(counter.count, 1, 'one signature check for three requests')
+  t.equal(app.createJwtToken.length >= 0 && (await status(app, `${token.slice(0, -1)}${token.endsWith('A') ? 'Q' : 'A'}`)), 401, 'another string is another token')
+  t.equal(counter.count, 2)
+})
+
+t.test('refused tokens are never cached: each try is verified again', async (t) => {
+  const counter = countVerifications(t)
+  const { app } = await buildApp()
+  t.teardown(() => app.close())
+  const forged = `${(await app.createJwtToken('alice')).slice(0, -4)}AAAA`
+  for (let attempt = 0; attempt < 3; attempt++) t.equal(await status(app, forged), 401)
+  t.equal(counter.count, 3)
+})
+
+t.test('an entry ends when verification would refuse the token: exp + leeway, to the millisecond (F4)', async (t) => {
+  const { app, clock } = await buildApp({ leeway: 5 })
+  t.teardown(() => app.close())
+  const token = await app.createJwtToken('alice', {}, { expiresIn: 60 })
+  t.equal(await status(app, token), 200)
+  clock.now = START + 65_000 - 1
+  t.equal(await status(app, token), 200, 'a hit just before exp + leeway')
+  clock.now = START + 65_000
+  t.equal(await status(app, token), 401, 'refused at exp + leeway, as a full verification would')
+  t.same((await app.inject({ url: '/public', headers: { authorization: `Bearer ${token}` } })).json(), { error: 'invalid_token', reason: 'token_expired', claim: 'exp' })
+})
+
+t.test('maxTokenAge ends an entry as jose would (iat + maxTokenAge + leeway, whole seconds)', async (t) => {
+  const { app, clock } = await buildApp({ maxTokenAge: 30, expiresIn: 30 })
+  t.teardown(() => app.close())
+  const token = hs512({ sub: 'alice', iat: S, exp: S + 3600 })
+  t.equal(await status(app, token), 200)
+  clock.now = START + 30_999
+  t.equal(await status(app, token), 200)
+  clock.now = START + 31_000
+  t.equal(await status(app, token), 401)
+})
+
+t.test('a token without iat, or with a future nbf, is never cached as valid (F4)', async (t) => {
+  const { app, clock } = await buildApp()
+  t.teardown(() => app.close())
+  t.equal(await status(app, hs512({ sub: 'alice', exp: S + 60 })), 401, 'no iat: refused, so never cached')
+  const early = hs512({ sub: 'alice', iat: S, nbf: S + 10, exp: S + 60 })
+  t.equal(await status(app, early), 401, 'not yet valid')
+  clock.now = START + 10_000
+  t.equal(await status(app, early), 200, 'valid at nbf: the earlier refusal was not cached')
+})
+
+t.test('the cache ttl bounds an entry whatever the exp', async (t) => {
+  const counter = countVerifications(t)
+  const { app, clock } = await buildApp({ cache: { ttl: 2 } })
+  t.teardown(() => app.close())
+  const token = await app.createJwtToken('alice')
+  await status(app, token)
+  clock.now = START + 1999
+  await status(app, token)
+  t.equal(counter.count, 1)
+  clock.now = START + 2000
+  t.equal(await status(app, token), 200, 'verified again after the ttl')
+  t.equal(counter.count, 2)
+})
+
+t.test('revocation and the identity callback still run on a hit', async (t) => {
+  const seen: string[] = []
+  const { app } = await buildApp({
+    revocation: new MemoryRevocationStore(),
+    callback: (userid) => { seen.push(userid); return userid === 'blocked' ? null : ['role:user'] }
+  })
+  t.teardown(() => app.close())
+  const token = await app.createJwtToken('alice')
+  t.same([await status(app, token), await status(app, token)], [200, 200])
+  t.same(seen, ['alice', 'alice'], 'the callback ran on the hit too')
+  await app.revokeToken(decodeJwt(token))
+  t.equal(await status(app, token), 401, 'revoked after it was cached: refused')
+})
+
+t.test('cached claims are the same frozen object; an identity is built per request', async (t) => {
+  const claims: JwtClaims[] = []
+  const { app } = await buildApp({}, (app) => {
+    app.get('/claims', async (request) => { claims.push(request.jwtClaims as JwtClaims); return 'ok' })
+  })
+  t.teardown(() => app.close())
+  const token = await app.createJwtToken('alice', { roles: ['a'] })
+  for (let index = 0; index < 2; index++) await app.inject({ url: '/claims', headers: { authorization: `Bearer ${token}` } })
+  t.equal(claims[0], claims[1])
+  t.ok(Object.isFrozen(claims[0]))
+  t.ok(Object.isFrozen(claims[0]?.roles))
+})
+
+t.test('an entry is bound to the keys that verified it: a refetched JWK Set verifies again', async (t) => {
+  const pair = keyPair('ec256')
+  const jwk: JWK = { ...pair.publicKeyObject.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' }
+  const server = await startJwksServer([jwk])
+  t.teardown(() => server.close())
+  const issuer = Fastify()
+  await issuer.register(jwtSecurity, { keys: [{ kid: 'k1', privateKey: pair.privateKey, algorithm: 'ES256' }], now: () => START })
+  t.teardown(() => issuer.close())
+  const counter = countVerifications(t)
+  const { app, clock } = await buildApp({ secret: undefined, jwks: { url: server.url, cacheMaxAge: 0.2, cooldown: 0.1 } })
+  t.teardown(() => app.close())
+  const token = await issuer.createJwtToken('alice')
+  t.same([await status(app, token), await status(app, token)], [200, 200])
+  t.equal(counter.count, 1)
+  server.keys = []
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  clock.now += 250
+  t.equal(await status(app, token), 401, 'the key left the set: the cached token is refused')
+})
+
+t.test('bounds: entries and bytes; the oldest goes first', async (t) => {
+  const rules = { leeway: 0, maxTokenAge: undefined }
+  const claims = (sub: string): JwtClaims => Object.freeze({ sub, iat: S, exp: S + 60 })
+  const byCount = new TokenCache({ maxEntries: 2 }, rules)
+  byCount.set('t1', claims('a'), START, 0)
+  byCount.set('t2', claims('b'), START, 0)
+  byCount.set('t3', claims('c'), START, 0)
+  t.equal(byCount.size, 2)
+  t.equal(byCount.get('t1', START, 0), undefined, 'the oldest was dropped')
+  t.equal(byCount.get('t3', START, 0)?.sub, 'c')
+  byCount.set('t3', claims('c'), START, 0)
+  t.equal(byCount.size, 2, 'setting a token again replaces it')
+  const bySize = new TokenCache({ maxBytes: 2048 }, rules)
+  for (let index = 0; index < 10; index++) bySize.set(`token-${index}-${'x'.repeat(300)}`, claims(String(index)), START, 0)
+  t.ok(bySize.bytes <= 2048, `at most maxBytes (${bySize.bytes})`)
+  t.ok(bySize.size >= 1 && bySize.size < 10)
+  bySize.set('x'.repeat(4000), claims('huge'), START, 0)
+  t.equal(bySize.get('x'.repeat(4000), START, 0), undefined, 'an entry larger than maxBytes is not kept')
+  t.equal(byCount.get('t3', START, 1), undefined, 'another key generation is a miss')
+  const alike = new TokenCache({}, rules)
+  alike.set('first-token.same-ending', claims('first'), START, 0)
+  t.equal(alike.get('other-token.same-ending', START, 0), undefined, 'two tokens that end alike are two tokens (F4)')
+  t.equal(alike.get('first-token.same-ending', START, 0)?.sub, 'first')
+  alike.set('other-token.same-ending', claims('other'), START, 0)
+  t.equal(alike.get('other-token.same-ending', START, 0)?.sub, 'other')
+  t.equal(alike.get('first-token.same-ending', START, 0), undefined, 'the newer one took the place of the older')
+  const expired = new TokenCache({}, rules)
+  expired.set('old', Object.freeze({ sub: 'a', iat: S - 100, exp: S - 1 }), START, 0)
+  t.equal(expired.size, 0, 'an already expired token is not kept')
+})
+
+t.test('at its cap the cache takes less than 20 MB', async (t) => {
+  const { app } = await buildApp({ cache: { maxEntries: 10_000 } })
+  t.teardown(() => app.close())
+  const tokens = await Promise.all(Array.from({ length: 10_000 }, async (_, index) => await app.createJwtToken(`user-${index}`, { roles: ['view', 'edit'], name: `User number ${index}` })))
+  const gc = exposedGc()
+  gc()
+  const before = process.memoryUsage().heapUsed
+  for (const token of tokens) await status(app, token)
+  gc()
+  const grown = (process.memoryUsage().heapUsed - before) / 1024 / 1024
+  t.ok(grown < 20, `${grown.toFixed(1)} MB for 10,000 cached tokens`)
+  const counter = countVerifications(t)
+  for (const token of tokens.slice(-5000)) await status(app, token)
+  t.equal(counter.count, 0, 'the newest 5,000 tokens were all held by the cache')
+  t.comment(`heap growth with a full cache: ${grown.toFixed(1)} MB`)
+})
+
+t.test('cache: false turns it off; options are checked', async (t) => {
+  const counter = countVerifications(t)
+  const { app } = await buildApp({ cache: false })
+  t.teardown(() => app.close())
+  const token = await app.createJwtToken('alice')
+  await status(app, token)
+  await status(app, token)
+  t.equal(counter.count, 2)
+  const bad: Array<[unknown, RegExp]> = [
+    ['yes', /"cache": expected false, true or/],
+    [{ maxEntries: 0 }, /"cache.maxEntries"/],
+    [{ maxBytes: 10 }, /"cache.maxBytes"/],
+    [{ ttl: 0 }, /"cache.ttl"/],
+    [{ ttl: '1 hour' }, /"cache.ttl"/],
+    [{ size: 1 }, /"cache.size": unknown option/]
+  ]
+  for (const [cache, message] of bad) {
+    const bad = Fastify()
+    bad.register(jwtSecurity, { secret: SECRET, cache } as JwtSecurityOptions)
+    await t.rejects(async () => { await bad.ready() }, { code: 'FST_JWT_SECURITY_INVALID_OPTION', message })
+  }
+  const on = Fastify()
+  await on.register(jwtSecurity, { secret: SECRET, cache: true })
+  t.teardown(() => on.close())
+  t.pass('cache: true is the default cache')
+})
