@@ -79,8 +79,8 @@ t.test('README.md starts with the two commands, each on its own line', async (t)
   t.ok(lines.includes('npm install && npm test'), 'npm install && npm test')
 })
 
-t.test('relative links in README.md and docs/ point to existing files and headings', async (t) => {
-  const files = ['README.md', ...readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)]
+t.test('relative links in README.md, CHANGELOG.md and docs/ point to existing files and headings', async (t) => {
+  const files = ['README.md', 'CHANGELOG.md', ...readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)]
   t.ok(files.includes('docs/authorization.md'), 'every guide is checked')
   for (const file of files) {
     const markdown = read(file)
