@@ -1,4 +1,4 @@
-import Fastify from 'fastify'
+import Fastify, { type FastifyRequest } from 'fastify'
 import t from 'tap'
 import jwtSecurity, { Allowed, Denied, type SecurityPolicy } from '../lib/index.js'
 import { SECRET } from './helpers/app.js'
@@ -71,11 +71,17 @@ t.test('contexts: the permits option, then config.context, else null; functions 
     const results = [await request.hasPermission('view'), await request.hasPermission('view', article), await request.hasPermission('edit')]
     return results.map((result) => [result.allowed, result.msg])
   })
+  const hasOnRoute = async (request: FastifyRequest): Promise<boolean> => (await request.hasPermission('view')).allowed
+  app.get('/has-config', { config: { context: article } }, hasOnRoute)
+  app.get('/has-config-fn', { config: { context: () => 'from config' } }, hasOnRoute)
   for (const url of ['/value', '/fn/7', '/config', '/config-fn', '/none']) t.equal((await app.inject({ url })).statusCode, 200)
   t.same(seen, [article, { id: '7' }, article, 'from config', null])
   seen.length = 0
   t.same((await app.inject({ url: '/has' })).json(), [[true, 'the security policy allowed view'], [true, 'the security policy allowed view'], [false, 'the security policy denied edit']])
   t.same(seen, [null, article, null])
+  seen.length = 0
+  for (const url of ['/has-config', '/has-config-fn']) t.equal((await app.inject({ url })).body, 'true')
+  t.same(seen, [article, 'from config'], 'request.hasPermission reads the route\'s config.context, value or function')
 })
 
 t.test('config.permission runs in onRequest, before the body is parsed, after route hooks already there', async (t) => {

@@ -103,4 +103,9 @@ t.test('cookie sessions in a real browser: login, reload, HttpOnly, CSRF, cross-
   const me = await page.goto(`${app.url}/me`)
   t.equal(me?.status(), 401, 'the protected page answers 401 after logout')
   t.equal(me?.headers()['www-authenticate'], 'Bearer realm="api"')
+  // The example runs in its own process, outside the suite's log capture: its log lines are checked here.
+  const logs = app.logs.join('\n')
+  for (const [name, value] of [['first', before?.value], ['reissued', after?.value]]) {
+    t.ok(value !== undefined && value.length > 16 && !logs.includes(value), `the ${name} session cookie is not in the example's logs`)
+  }
 })

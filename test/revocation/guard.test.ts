@@ -114,14 +114,15 @@ t.test('with expiresIn false and no maxTokenAge, entries never expire (a token w
   const store: RevocationStore = {
     isRevoked: () => false,
     revokeToken: (token, ttl) => { calls.push(['token', ttl]) },
-    revokeSession: () => {},
+    revokeSession: (session, ttl) => { calls.push(['session', ttl]) },
     revokeAllFor: (subject, notBefore, ttl) => { calls.push(['subject', ttl]) }
   }
   const { app } = await buildApp({ revocation: store, expiresIn: false })
   t.teardown(() => app.close())
   await app.revokeToken(decodeJwt(await app.createJwtToken('alice')))
+  await app.revokeToken({ jti: 'j', sid: 'session-1' })
   await app.revokeAllFor('alice')
-  t.same(calls, [['token', null], ['subject', null]])
+  t.same(calls, [['token', null], ['token', null], ['session', null], ['subject', null]])
 })
 
 t.test('a token with a sid revokes its session: until auth_time + maxSessionAge with a cookie policy, else as long as any token', async (t) => {
@@ -137,12 +138,14 @@ t.test('a token with a sid revokes its session: until auth_time + maxSessionAge 
   const S = START / 1000
   await withCookies.app.revokeToken({ jti: 'j', sid: 'session-1', iss: 'https://auth.example', auth_time: S - 100, exp: S + 60 })
   await withCookies.app.revokeToken({ jti: 'j', sid: 'session-2', exp: S + 60 })
+  await withCookies.app.revokeToken({ jti: 'j', sid: 'session-4', auth_time: S - 100 })
   const headerOnly = await buildApp({ revocation: store, maxTokenAge: '2h' })
   t.teardown(() => headerOnly.app.close())
   await headerOnly.app.revokeToken({ jti: 'j', sid: 'session-3', auth_time: S, exp: S + 60 })
   t.same(calls, [
     [{ sid: 'session-1', iss: 'https://auth.example' }, 86400 + 5 - 100],
     [{ sid: 'session-2', iss: undefined }, 366 * 86400 + 5],
+    [{ sid: 'session-4', iss: undefined }, 86400 + 5 - 100],
     [{ sid: 'session-3', iss: undefined }, 7200]
   ])
 })
