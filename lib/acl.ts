@@ -6,12 +6,44 @@ import { Everyone } from './principals.js'
 // A port of Pyramid 2.0's ACLHelper (pyramid/authorization.py) and its constants
 // (pyramid/security.py). The Python source is the specification; differences are noted inline.
 
-/** The action of an ACE that grants (Pyramid's `Allow`). */
+/**
+ * The action of an ACE that grants (Pyramid's `Allow`).
+ * @example
+ * ```ts
+ * import { Allow, type ACL } from 'fastify-jwt-security'
+ *
+ * class Root {
+ *   // roles carry a prefix so that a user named 'admin' is not the admin role
+ *   __acl__: ACL = [[Allow, 'role:admin', ['edit', 'delete']], [Allow, 'role:reports', 'reports']]
+ * }
+ * ```
+ */
 export const Allow = 'Allow'
-/** The action of an ACE that refuses (Pyramid's `Deny`). */
+/**
+ * The action of an ACE that refuses (Pyramid's `Deny`).
+ * @example
+ * ```ts
+ * import { Allow, Deny, type ACL } from 'fastify-jwt-security'
+ *
+ * // the first matching ACE decides, so the Deny must come before the broader Allow
+ * const __acl__: ACL = [[Deny, 'role:intern', 'delete'], [Allow, 'role:staff', ['edit', 'delete']]]
+ * ```
+ */
 export const Deny = 'Deny'
 
-/** The type of {@link ALL_PERMISSIONS}. */
+/**
+ * The type of {@link ALL_PERMISSIONS}.
+ * @example
+ * ```ts
+ * import { AllPermissionsList, type ACE } from 'fastify-jwt-security'
+ *
+ * // iterating ALL_PERMISSIONS yields nothing, so a permission listing must test for it first
+ * function describe ([action, principal, permissions]: ACE): string {
+ *   const names = permissions instanceof AllPermissionsList ? 'every permission' : [permissions].flat().join(', ')
+ *   return `${action} ${principal}: ${names}`
+ * }
+ * ```
+ */
 export class AllPermissionsList implements Iterable<string> {
   /** Every permission is in the list. */
   includes (_permission: string): true {
@@ -30,24 +62,84 @@ export class AllPermissionsList implements Iterable<string> {
   }
 }
 
-/** Stands for every permission in an ACE: `[Allow, 'role:admin', ALL_PERMISSIONS]`. */
+/**
+ * Stands for every permission in an ACE: `[Allow, 'role:admin', ALL_PERMISSIONS]`.
+ * @example
+ * ```ts
+ * import { ALL_PERMISSIONS, Allow, type ACL } from 'fastify-jwt-security'
+ *
+ * class Root {
+ *   // permissions added later are granted to admins without editing the ACL
+ *   __acl__: ACL = [[Allow, 'role:admin', ALL_PERMISSIONS], [Allow, 'role:editor', 'edit']]
+ * }
+ * ```
+ */
 export const ALL_PERMISSIONS: AllPermissionsList = Object.freeze(new AllPermissionsList())
 
-/** The permissions an ACE names: one permission, a list of them, or {@link ALL_PERMISSIONS}. */
+/**
+ * The permissions an ACE names: one permission, a list of them, or {@link ALL_PERMISSIONS}.
+ * @example
+ * ```ts
+ * import { Allow, type AcePermissions, type ACL } from 'fastify-jwt-security'
+ *
+ * // one list shared by several ACEs; a string would name a single permission, never a prefix
+ * const writing: AcePermissions = ['edit', 'delete']
+ * const __acl__: ACL = [[Allow, 'role:editor', writing], [Allow, 'role:admin', writing]]
+ * ```
+ */
 export type AcePermissions = Permission | readonly Permission[] | ReadonlySet<Permission> | AllPermissionsList
 
-/** An access control entry: `[Allow | Deny, principal, permissions]`. */
+/**
+ * An access control entry: `[Allow | Deny, principal, permissions]`.
+ * @example
+ * ```ts
+ * import { Allow, Deny, Everyone, type ACE } from 'fastify-jwt-security'
+ *
+ * // ACEs built per object: the owner is known only once the article is loaded
+ * const ownerMayEdit: ACE = [Allow, article.owner, ['edit', 'delete']]
+ * const archived: ACE = [Deny, Everyone, 'edit']
+ * ```
+ */
 export type ACE = readonly [typeof Allow | typeof Deny, string, AcePermissions]
 
-/** An access control list: its entries in order; the first that matches decides. */
+/**
+ * An access control list: its entries in order; the first that matches decides.
+ * @example
+ * ```ts
+ * import { Allow, Deny, Everyone, type ACL } from 'fastify-jwt-security'
+ *
+ * // a method, so the ACL follows the article's current state
+ * class Article {
+ *   constructor (readonly owner: string, readonly locked: boolean) {}
+ *   __acl__ (): ACL { return this.locked ? [[Deny, Everyone, 'edit']] : [[Allow, this.owner, 'edit']] }
+ * }
+ * ```
+ */
 export type ACL = readonly ACE[]
 
-/** Refuses every permission to everyone: put it last in an ACL to stop inheritance (Pyramid's `DENY_ALL`). */
+/**
+ * Refuses every permission to everyone: put it last in an ACL to stop inheritance (Pyramid's `DENY_ALL`).
+ * @example
+ * ```ts
+ * import { Allow, DENY_ALL, type Resource } from 'fastify-jwt-security'
+ *
+ * // a private folder: without DENY_ALL, the root's grants would apply here too
+ * const folder: Resource = { __parent__: root, __acl__: [[Allow, ownerId, ['view', 'edit']], DENY_ALL] }
+ * ```
+ */
 export const DENY_ALL: ACE = Object.freeze([Deny, Everyone, ALL_PERMISSIONS] as const)
 
 /**
  * An object permissions are checked against. Its ACL is `__acl__` (a list, or a method returning
  * one); its parent, whose ACL is consulted next, is `__parent__`.
+ * @example
+ * ```ts
+ * import { ALL_PERMISSIONS, Allow, type Resource } from 'fastify-jwt-security'
+ *
+ * const root: Resource = { __acl__: [[Allow, 'role:admin', ALL_PERMISSIONS]] }
+ * // __parent__ lets admins edit every article; __name__ shows in decision logs as <Object '42'>
+ * const article: Resource = { __name__: '42', __parent__: root, __acl__: [[Allow, 'alice', 'edit']] }
+ * ```
  */
 export interface Resource {
   __acl__?: ACL | (() => ACL) | null | undefined
@@ -55,9 +147,29 @@ export interface Resource {
   __name__?: string | undefined
 }
 
-/** The `ace` of a default denial. */
+/**
+ * The `ace` of a default denial.
+ * @example
+ * ```ts
+ * import { ACLHelper, DEFAULT_DENY } from 'fastify-jwt-security'
+ *
+ * const result = new ACLHelper().permits(article, principals, 'publish')
+ * // no ACE matched: more often a missing grant than a deliberate refusal
+ * if (!result.allowed && result.ace === DEFAULT_DENY) request.log.warn('no ACE grants publish')
+ * ```
+ */
 export const DEFAULT_DENY = '<default deny>'
-/** The `acl` of a default denial when no object in the lineage has an ACL. */
+/**
+ * The `acl` of a default denial when no object in the lineage has an ACL.
+ * @example
+ * ```ts
+ * import { ACLHelper, NO_ACL_FOUND } from 'fastify-jwt-security'
+ *
+ * const result = new ACLHelper().permits(article, principals, 'edit')
+ * // no ACL anywhere usually means a context built without its __parent__
+ * if (result.acl === NO_ACL_FOUND) request.log.warn('article has no ACL and no parent with one')
+ * ```
+ */
 export const NO_ACL_FOUND = '<No ACL found on any object in resource lineage>'
 
 const MAX_LINEAGE = 1000
@@ -83,7 +195,15 @@ function aclArgs (name: string, decision: AclDecision): unknown[] {
 
 /**
  * A permission granted by an ACE.
- * `msg`: `ACLAllowed permission 'view' via ACE [ 'Allow', 'wilma', 'view' ] in ACL … on context <Blog "blog"> for principals […]`.
+ * `msg`: `ACLAllowed permission 'view' via ACE [ 'Allow', 'wilma', 'view' ] in ACL … on context <Blog 'blog'> for principals […]`.
+ * @example
+ * ```ts
+ * import { ACLAllowed } from 'fastify-jwt-security'
+ *
+ * const result = await request.hasPermission('edit', article)
+ * // an audit trail records which grant was used, not only that there was one
+ * if (result instanceof ACLAllowed) audit.record({ userid: request.authenticatedUserid, via: result.ace[1] })
+ * ```
  */
 export class ACLAllowed extends Allowed implements AclDecision {
   readonly ace: ACE
@@ -106,7 +226,17 @@ export class ACLAllowed extends Allowed implements AclDecision {
   }
 }
 
-/** A permission refused by an ACE, or by default when no ACE matched. */
+/**
+ * A permission refused by an ACE, or by default when no ACE matched.
+ * @example
+ * ```ts
+ * import { ACLDenied, DEFAULT_DENY } from 'fastify-jwt-security'
+ *
+ * const result = await request.hasPermission('delete', article)
+ * // an explicit Deny is policy; a default denial may be a grant someone forgot
+ * if (result instanceof ACLDenied && result.ace !== DEFAULT_DENY) request.log.info({ ace: result.ace }, 'denied by ACE')
+ * ```
+ */
 export class ACLDenied extends Denied implements AclDecision {
   readonly ace: ACE | typeof DEFAULT_DENY
   readonly acl: ACL | typeof NO_ACL_FOUND
@@ -131,9 +261,13 @@ export class ACLDenied extends Denied implements AclDecision {
 /**
  * Pyramid's ACLHelper: decides permissions from the ACLs of a context and its parents.
  * @example
+ * ```ts
+ * import { ACLHelper, Everyone } from 'fastify-jwt-security'
+ *
  * const helper = new ACLHelper()
- * const result = helper.permits(article, request.identity.principals, 'edit')
+ * const result = helper.permits(article, request.identity?.principals ?? [Everyone], 'edit')
  * if (!result.allowed) request.log.info(result.msg)
+ * ```
  */
 export class ACLHelper {
   /**

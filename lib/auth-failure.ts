@@ -6,6 +6,16 @@ import { decodeJwt, decodeProtectedHeader } from 'jose'
  * `error` is the RFC 6750 error code the 401/400 response carries; `reason` says more, for logs and
  * for apps that handle failures themselves (`token_expired`, `signature_invalid`, `header_malformed`…);
  * `claim` names the claim that failed, never its value.
+ * @example
+ * ```ts
+ * import type { AuthFailure } from 'fastify-jwt-security'
+ *
+ * app.get('/me', async (request, reply) => {
+ *   const failure: AuthFailure | null = request.authFailure
+ *   if (failure?.reason === 'token_expired') return reply.code(401).send({ refresh: true })
+ *   return request.identity
+ * })
+ * ```
  */
 export interface AuthFailure {
   readonly error: 'invalid_token' | 'invalid_request'

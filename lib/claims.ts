@@ -1,6 +1,17 @@
 import { InvalidClaimsError } from './errors.js'
 
-/** The verified claims of a token, as the app sees them: a frozen, prototype-free copy. */
+/**
+ * The verified claims of a token, as the app sees them: a frozen, prototype-free copy.
+ * @example
+ * ```ts
+ * import type { JwtClaims } from 'fastify-jwt-security'
+ *
+ * app.get('/session', async (request) => {
+ *   const claims: JwtClaims | null = request.jwtClaims
+ *   return { userid: claims?.sub ?? null, expiresAt: claims?.exp ?? null }
+ * })
+ * ```
+ */
 export interface JwtClaims {
   readonly sub: string
   readonly iat?: number
@@ -15,6 +26,13 @@ export interface JwtClaims {
 /**
  * Turns a value that JSON cannot carry (a Date, a class instance, a BigInt…) into one it can:
  * pyramid_jwt's `json_encoder`. Return the value unchanged to refuse it.
+ * @example
+ * ```ts
+ * import jwtSecurity, { type ClaimEncoder } from 'fastify-jwt-security'
+ *
+ * const encodeClaim: ClaimEncoder = (value) => value instanceof Date ? Math.floor(value.getTime() / 1000) : value
+ * await app.register(jwtSecurity, { secret: process.env.JWT_SECRET, encodeClaim })
+ * ```
  */
 export type ClaimEncoder = (value: unknown) => unknown
 

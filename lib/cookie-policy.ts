@@ -10,7 +10,18 @@ import { JwtPolicy, type Credential, type JwtIdentity } from './jwt-policy.js'
 import { policyFailure } from './policy-failure.js'
 import { checkKnownOptions } from './known-options.js'
 
-/** CSRF defence of the cookie policy. */
+/**
+ * CSRF defence of the cookie policy.
+ * @example
+ * ```ts
+ * import { JwtCookiePolicy, type CsrfOptions } from 'fastify-jwt-security'
+ *
+ * // The names Angular's HttpClient uses by default: it then reads the cookie and sends the
+ * // header on unsafe same-origin requests without any code of the app's.
+ * const csrf: CsrfOptions = { cookieName: 'XSRF-TOKEN', header: 'x-xsrf-token' }
+ * const policy = new JwtCookiePolicy({ csrf })
+ * ```
+ */
 export interface CsrfOptions {
   /** The request header that must carry the CSRF token on unsafe methods. Default `'x-csrf-token'`. */
   header?: string
@@ -20,11 +31,36 @@ export interface CsrfOptions {
   origins?: string[]
 }
 
-/** Lets an app change the claims of a reissued token, or refuse the reissue by returning false. */
+/**
+ * Lets an app change the claims of a reissued token, or refuse the reissue by returning false.
+ * @example
+ * ```ts
+ * import { JwtCookiePolicy, type ReissueHook } from 'fastify-jwt-security'
+ *
+ * // Role changes reach a session at its next reissue instead of at the next login. false only skips
+ * // this reissue: the current token stays valid until its exp (revoke it to end the session).
+ * const onReissue: ReissueHook = async (request, claims) => {
+ *   const user = await db.users.find(request.authenticatedUserid) // your code
+ *   return user === null ? false : { ...claims, roles: user.roles }
+ * }
+ * const policy = new JwtCookiePolicy({ reissueTime: '15m', onReissue })
+ * ```
+ */
 export type ReissueHook = (request: FastifyRequest, claims: Record<string, unknown>) =>
   Record<string, unknown> | false | Promise<Record<string, unknown> | false>
 
-/** Transport options of {@link JwtCookiePolicy}; token settings come from the plugin options. */
+/**
+ * Transport options of {@link JwtCookiePolicy}; token settings come from the plugin options.
+ * @example
+ * ```ts
+ * import { JwtCookiePolicy, type JwtCookiePolicyOptions } from 'fastify-jwt-security'
+ *
+ * // Pages on several hosts of example.com share the session, so the cookie needs a Domain, which
+ * // the default __Host- name forbids; __Secure- still keeps it off plain http.
+ * const options: JwtCookiePolicyOptions = { cookieName: '__Secure-session', domains: ['example.com'], reissueTime: '15m' }
+ * const policy = new JwtCookiePolicy(options)
+ * ```
+ */
 export interface JwtCookiePolicyOptions {
   /** The session cookie. Default `'__Host-session'` (Secure, host-only, Path=/ enforced by browsers). */
   cookieName?: string
@@ -146,6 +182,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     }
   }
 
+  /** @internal Called by the plugin at register. */
   [kRegisterPolicy] (fastify: FastifyInstance, core: SecurityCore): Promise<void> {
     const { expiresIn } = core.tokens
     if (expiresIn === null) throw new InvalidOptionError('expiresIn', 'the cookie policy needs tokens that expire')
@@ -362,12 +399,33 @@ function toOrigins (values: unknown): string[] {
   })
 }
 
-/** pyramid_jwt's cookie value: WebOb's Base64Serializer of the JSON-quoted token (padded base64url). */
+/**
+ * pyramid_jwt's cookie value: WebOb's Base64Serializer of the JSON-quoted token (padded base64url).
+ * @example
+ * ```ts
+ * import { encodePyramidCookie } from 'fastify-jwt-security'
+ *
+ * // In a test of an app with cookieFormat: 'pyramid': a session as a Pyramid service would have set it.
+ * const token = await app.createJwtToken('alice', { roles: ['editor'] })
+ * const response = await app.inject({ url: '/articles', headers: { cookie: `session=${encodePyramidCookie(token)}` } })
+ * ```
+ */
 export function encodePyramidCookie (token: string): string {
   return Buffer.from(JSON.stringify(token)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_')
 }
 
-/** The token inside a pyramid_jwt cookie value, or null when the value is not one. */
+/**
+ * The token inside a pyramid_jwt cookie value, or null when the value is not one.
+ * @example
+ * ```ts
+ * import { decodePyramidCookie } from 'fastify-jwt-security'
+ *
+ * // In a test of an app with cookieFormat: 'pyramid': the token a Pyramid service will read.
+ * const response = await app.inject({ method: 'POST', url: '/session', payload: { login, password } })
+ * const value = response.cookies.find((cookie) => cookie.name === 'session')?.value ?? ''
+ * const token = decodePyramidCookie(value) // null when the value is not in pyramid_jwt's format
+ * ```
+ */
 export function decodePyramidCookie (value: string): string | null {
   if (!/^[A-Za-z0-9_-]+={0,2}$/.test(value)) return null
   try {

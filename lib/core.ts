@@ -6,6 +6,16 @@ import type { TokenService } from './tokens.js'
 /**
  * Turns a verified userid into extra principals (Pyramid's groupfinder). It runs after the token
  * is verified, so `request.jwtClaims` is set. Return null (or undefined) to refuse the identity.
+ * @example
+ * ```ts
+ * import jwtSecurity, { type IdentityCallback } from 'fastify-jwt-security'
+ *
+ * const callback: IdentityCallback = async (userid) => {
+ *   const user = await db.users.find(userid)
+ *   return user === null ? null : user.roles.map((role) => `role:${role}`)
+ * }
+ * await app.register(jwtSecurity, { secret: process.env.JWT_SECRET, callback })
+ * ```
  */
 export type IdentityCallback = (userid: string, request: FastifyRequest) =>
   readonly string[] | null | undefined | Promise<readonly string[] | null | undefined>

@@ -6,6 +6,13 @@ const DURATION = /^(\d{1,9})(s|m|h|d|w)$/
 /**
  * A duration given as seconds or as a string like `'90s'`, `'15m'`, `'2h'`, `'7d'`, `'1w'`.
  * Strings are strict on purpose: `'1 hour'`, `'1.5h'` and `'-1h'` are mistakes, not durations.
+ * @example
+ * ```ts
+ * import jwtSecurity, { type Duration } from 'fastify-jwt-security'
+ *
+ * const expiresIn: Duration = process.env.TOKEN_LIFETIME ?? '15m' // or 900
+ * await app.register(jwtSecurity, { secret: process.env.JWT_SECRET, expiresIn, leeway: 30 })
+ * ```
  */
 export type Duration = number | string
 

@@ -16,82 +16,316 @@ function createError<C extends string, S extends number> (
   return fastifyError(code, message, statusCode, Base, captureStackTrace)
 }
 
-/** A credential was expected on a protected route and none was sent. */
+/**
+ * A credential was expected on a protected route and none was sent.
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * app.setErrorHandler((error, request, reply) => {
+ *   // the plugin set WWW-Authenticate before throwing: a custom body keeps the challenge
+ *   if (error instanceof errors.NoCredentialsError) return reply.code(401).send({ login: '/login' })
+ *   return reply.send(error)
+ * })
+ * ```
+ */
 export const NoCredentialsError = createError(
   'FST_JWT_SECURITY_NO_CREDENTIALS', 'Authentication is required', 401, Error, false)
 
-/** A credential was sent and rejected: bad signature, malformed, wrong audience, identity refused… */
+/**
+ * A credential was sent and rejected: bad signature, malformed, wrong audience, identity refused…
+ * @example
+ * ```ts
+ * import type { FastifyError } from 'fastify'
+ *
+ * app.setErrorHandler<FastifyError>((error, request, reply) => {
+ *   // the response never says why the token was refused; the log may
+ *   if (error.code === 'FST_JWT_SECURITY_INVALID_TOKEN') request.log.warn({ reason: request.authFailure?.reason }, 'token refused')
+ *   return reply.send(error)
+ * })
+ * ```
+ */
 export const InvalidTokenError = createError(
   'FST_JWT_SECURITY_INVALID_TOKEN', 'The access token is invalid', 401, Error, false)
 
-/** A credential was sent and has expired. */
+/**
+ * A credential was sent and has expired.
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * app.setErrorHandler((error, request, reply) => {
+ *   // an expired token is routine, not an attack: keep it out of the warnings
+ *   if (error instanceof errors.TokenExpiredError) request.log.debug('expired token')
+ *   return reply.send(error)
+ * })
+ * ```
+ */
 export const TokenExpiredError = createError(
   'FST_JWT_SECURITY_TOKEN_EXPIRED', 'The access token expired', 401, Error, false)
 
-/** The Authorization header is malformed: a scheme with no token, extra parts, several tokens. */
+/**
+ * The Authorization header is malformed: a scheme with no token, extra parts, several tokens.
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * // in a custom policy: the plugin's own errors pass through, so the client gets a 400, not a 500
+ * identity (request: FastifyRequest) {
+ *   const key = request.headers['x-api-key']
+ *   // a repeated header arrives joined by commas: refuse it rather than guess which key was meant
+ *   if (key?.includes(',')) throw new errors.InvalidRequestError()
+ *   return keys.get(String(key)) ?? null
+ * }
+ * ```
+ */
 export const InvalidRequestError = createError(
   'FST_JWT_SECURITY_INVALID_REQUEST', 'The authorization request is malformed', 400, Error, false)
 
-/** The identity is known and the security policy denied the permission. */
+/**
+ * The identity is known and the security policy denied the permission.
+ * @example
+ * ```ts
+ * import type { FastifyError } from 'fastify'
+ *
+ * app.setErrorHandler<FastifyError>((error, request, reply) => {
+ *   // 403 means another account is needed, so a page that offers one beats a login prompt
+ *   if (error.code === 'FST_JWT_SECURITY_FORBIDDEN') return reply.code(403).type('text/html').send(switchAccountPage)
+ *   return reply.send(error)
+ * })
+ * ```
+ */
 export const ForbiddenError = createError(
   'FST_JWT_SECURITY_FORBIDDEN', 'You do not have permission to perform this action', 403, Error, false)
 
-/** A cookie-authenticated request with an unsafe method failed the CSRF check. */
+/**
+ * A cookie-authenticated request with an unsafe method failed the CSRF check.
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * app.setErrorHandler((error, request, reply) => {
+ *   // not a permission problem: the page should re-read the CSRF cookie and resend
+ *   if (error instanceof errors.CsrfError) return reply.code(403).send({ reloadCsrfToken: true })
+ *   return reply.send(error)
+ * })
+ * ```
+ */
 export const CsrfError = createError(
   'FST_JWT_SECURITY_CSRF_FAILED', 'The request failed the cross-site request forgery check', 403, Error, false)
 
-/** remember() or a reissue would set a session cookie larger than browsers keep (4096 bytes). */
+/**
+ * remember() or a reissue would set a session cookie larger than browsers keep (4096 bytes).
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * try {
+ *   await reply.remember(user.id, { roles: user.roles, teams: user.teams })
+ * } catch (error) {
+ *   // browsers would drop the cookie silently: retry with the claims the routes cannot do without
+ *   if (!(error instanceof errors.CookieTooLargeError)) throw error
+ *   await reply.remember(user.id, { roles: user.roles })
+ * }
+ * ```
+ */
 export const CookieTooLargeError = createError(
   'FST_JWT_SECURITY_COOKIE_TOO_LARGE', 'The session cookie would be %d bytes; browsers drop cookies over 4096 bytes', 500, RangeError)
 
-/** The revocation store cannot be read, so a presented token cannot be checked (fail closed). */
+/**
+ * The revocation store cannot be read, so a presented token cannot be checked (fail closed).
+ * @example
+ * ```ts
+ * import type { FastifyError } from 'fastify'
+ *
+ * app.setErrorHandler<FastifyError>((error, request, reply) => {
+ *   // the token is not known to be bad: the client should retry, not log in again
+ *   if (error.code === 'FST_JWT_SECURITY_REVOCATION_UNAVAILABLE') reply.header('retry-after', '5')
+ *   return reply.send(error)
+ * })
+ * ```
+ */
 export const RevocationUnavailableError = createError(
   'FST_JWT_SECURITY_REVOCATION_UNAVAILABLE', 'Credentials cannot be checked right now, try again later', 503)
 
-/** A revocation could not be written: the caller must know the token is still valid. */
+/**
+ * A revocation could not be written: the caller must know the token is still valid.
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * try {
+ *   await app.revokeAllFor(userid)
+ * } catch (error) {
+ *   // the other devices are still signed in: confirming the sign-out would be a lie
+ *   if (error instanceof errors.RevocationFailedError) return reply.code(503).send({ signedOutEverywhere: false })
+ *   throw error
+ * }
+ * ```
+ */
 export const RevocationFailedError = createError(
   'FST_JWT_SECURITY_REVOCATION_FAILED', 'The token could not be revoked, try again later', 503)
 
-/** app.revokeToken or app.revokeAllFor was called, but no revocation store is configured. */
+/**
+ * app.revokeToken or app.revokeAllFor was called, but no revocation store is configured.
+ * @example
+ * ```ts
+ * import jwtSecurity, { errors } from 'fastify-jwt-security'
+ *
+ * await app.register(jwtSecurity, { secret: process.env.JWT_SECRET }) // no revocation option
+ * await app.revokeAllFor('alice').catch((error: unknown) => {
+ *   // without a store there is nothing to record a revocation in: tokens live until they expire
+ *   if (error instanceof errors.NoRevocationStoreError) app.log.warn('sign-out everywhere needs a revocation store')
+ * })
+ * ```
+ */
 export const NoRevocationStoreError = createError(
   'FST_JWT_SECURITY_NO_REVOCATION_STORE', 'Cannot revoke: the revocation option is not set', 500)
 
-/** The in-memory revocation store is full of live entries. */
+/**
+ * The in-memory revocation store is full of live entries.
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * try {
+ *   await app.revokeToken(claims)
+ * } catch (error) {
+ *   // the plugin reports every store failure as RevocationFailedError: the full store is its cause
+ *   if (error instanceof errors.RevocationFailedError && error.cause instanceof errors.RevocationStoreFullError) {
+ *     app.log.error('revocation store full: raise maxEntries or shorten token lifetimes')
+ *   }
+ *   throw error
+ * }
+ * ```
+ */
 export const RevocationStoreFullError = createError(
   'FST_JWT_SECURITY_REVOCATION_STORE_FULL', 'The revocation store holds %d live entries, its maximum', 503, RangeError)
 
-/** The security policy or the identity callback threw or returned something it must not. */
+/**
+ * The security policy or the identity callback threw or returned something it must not.
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * app.setErrorHandler((error, request, reply) => {
+ *   // a bug in the app's policy or callback, already logged with its cause: alert rather than log twice
+ *   if (error instanceof errors.PolicyFailedError) alerts.notify('security policy failed', request.id)
+ *   return reply.send(error)
+ * })
+ * ```
+ */
 export const PolicyFailedError = createError(
   'FST_JWT_SECURITY_POLICY_FAILED', 'The security policy failed', 500)
 
-/** A plugin or policy option is missing, of the wrong type or out of range. */
+/**
+ * A plugin or policy option is missing, of the wrong type or out of range.
+ * @example
+ * ```ts
+ * import jwtSecurity, { errors } from 'fastify-jwt-security'
+ *
+ * try {
+ *   await app.register(jwtSecurity, { secret: process.env.JWT_SECRET, expiresIn: '1 hour' })
+ * } catch (error) {
+ *   // thrown at start-up, so a misconfigured app never serves a request
+ *   if (error instanceof errors.InvalidOptionError) console.error(error.message) // Invalid option "expiresIn": …
+ *   throw error
+ * }
+ * ```
+ */
 export const InvalidOptionError = createError(
   'FST_JWT_SECURITY_INVALID_OPTION', 'Invalid option "%s": %s', 500, TypeError)
 
-/** An HMAC secret is shorter than the hash output or otherwise unfit. */
+/**
+ * An HMAC secret is shorter than the hash output or otherwise unfit.
+ * @example
+ * ```ts
+ * import jwtSecurity, { errors } from 'fastify-jwt-security'
+ * import assert from 'node:assert'
+ *
+ * // a short secret can be brute-forced from any token it signed, so the plugin refuses to start
+ * await assert.rejects(async () => { await app.register(jwtSecurity, { secret: 'changeme' }) }, errors.WeakSecretError)
+ * ```
+ */
 export const WeakSecretError = createError(
   'FST_JWT_SECURITY_WEAK_SECRET', 'Invalid option "%s": %s', 500, RangeError)
 
-/** A key cannot be imported, or does not fit the configured algorithm. */
+/**
+ * A key cannot be imported, or does not fit the configured algorithm.
+ * @example
+ * ```ts
+ * import jwtSecurity, { errors } from 'fastify-jwt-security'
+ * import assert from 'node:assert'
+ *
+ * // a public key cannot sign: caught at register rather than at the first createJwtToken()
+ * await assert.rejects(async () => {
+ *   await app.register(jwtSecurity, { algorithm: 'ES256', privateKey: publicKeyPem })
+ * }, errors.InvalidKeyError)
+ * ```
+ */
 export const InvalidKeyError = createError(
   'FST_JWT_SECURITY_INVALID_KEY', 'Invalid option "%s": %s', 500, TypeError)
 
-/** A token was requested but no signing key is configured (only a public key was given). */
+/**
+ * A token was requested but no signing key is configured (only a public key was given).
+ * @example
+ * ```ts
+ * import jwtSecurity, { errors } from 'fastify-jwt-security'
+ *
+ * // a service that only verifies holds the public key; the identity provider signs
+ * await app.register(jwtSecurity, { algorithm: 'RS256', publicKey: publicKeyPem })
+ * await app.createJwtToken('alice').catch((error: unknown) => {
+ *   if (error instanceof errors.NoSigningKeyError) app.log.error('tokens are issued by the identity provider')
+ * })
+ * ```
+ */
 export const NoSigningKeyError = createError(
   'FST_JWT_SECURITY_NO_SIGNING_KEY', 'Cannot create a token: no private key or secret is configured', 500)
 
-/** createJwtToken was called with a userid, claims or options it cannot turn into a token. */
+/**
+ * createJwtToken was called with a userid, claims or options it cannot turn into a token.
+ * @example
+ * ```ts
+ * app.post('/login', async (request) => {
+ *   // sub comes from the first argument: a reserved claim in the extras is a bug, refused loudly
+ *   await request.createJwtToken('alice', { sub: 'admin' }) // throws errors.InvalidClaimsError: a 500
+ * })
+ * ```
+ */
 export const InvalidClaimsError = createError(
   'FST_JWT_SECURITY_INVALID_CLAIMS', 'Cannot create a token: %s', 500, TypeError)
 
-/** Emitted once per process: remember/forget have no meaning for a header policy (as in pyramid_jwt). */
+/**
+ * Emitted once per process: remember/forget have no meaning for a header policy (as in pyramid_jwt).
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * process.on('warning', (warning) => {
+ *   // match the code, not the text, which may change
+ *   if ('code' in warning && warning.code === errors.headerPolicyRememberWarning.code) {
+ *     console.error('this app logs in with reply.remember() but uses a header policy: no cookie is set')
+ *   }
+ * })
+ * ```
+ */
 export const headerPolicyRememberWarning: WarningItem = processWarning.createWarning({
   name: 'FastifyJwtSecurityWarning',
   code: 'FST_JWT_SECURITY_W001',
   message: 'reply.remember() and reply.forget() do nothing with a header policy: send the token from request.createJwtToken() to the client instead'
 })
 
-/** Every code above, for the test that keeps docs/errors.md complete. */
+/**
+ * Every code above, for the test that keeps docs/errors.md complete.
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ * import assert from 'node:assert'
+ *
+ * // the app translates the messages it shows: fail its test when the plugin adds a code
+ * for (const code of errors.errorCodes) assert.ok(code in translations, `no translation for ${code}`)
+ * ```
+ */
 export const errorCodes: readonly string[] = Object.freeze([
   NoCredentialsError, InvalidTokenError, TokenExpiredError, InvalidRequestError, ForbiddenError,
   CsrfError, CookieTooLargeError, RevocationUnavailableError, RevocationFailedError, RevocationStoreFullError, NoRevocationStoreError, PolicyFailedError, InvalidOptionError, WeakSecretError, InvalidKeyError, NoSigningKeyError,

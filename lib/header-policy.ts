@@ -4,7 +4,18 @@ import { headerPolicyRememberWarning, InvalidOptionError } from './errors.js'
 import { JwtPolicy, type Credential, type MalformedCredential } from './jwt-policy.js'
 import { checkKnownOptions } from './known-options.js'
 
-/** Transport options of {@link JwtHeaderPolicy}; token settings come from the plugin options. */
+/**
+ * Transport options of {@link JwtHeaderPolicy}; token settings come from the plugin options.
+ * @example
+ * ```ts
+ * import jwtSecurity, { JwtHeaderPolicy, type JwtHeaderPolicyOptions } from 'fastify-jwt-security'
+ *
+ * // Behind a gateway that forwards the bare token in a header of its own (no scheme: authType
+ * // applies to the Authorization header only).
+ * const transport: JwtHeaderPolicyOptions = { header: 'X-Forwarded-Access-Token' }
+ * await app.register(jwtSecurity, { secret, policy: new JwtHeaderPolicy(transport) })
+ * ```
+ */
 export interface JwtHeaderPolicyOptions {
   /**
    * The header that carries the token. With `Authorization` (the default) the value is

@@ -9,44 +9,96 @@ import { identityHook } from './identity-hook.js'
 import type { JwtIdentity } from './jwt-policy.js'
 import { buildKeyRing } from './key-ring.js'
 import { resolveOptions, type JwtSecurityOptions } from './options.js'
-import { PermissionChecker, type PermissionHook, type PermissionHookName, type PermitsOptions } from './permits.js'
+import { PermissionChecker, type NO_PERMISSION_REQUIRED, type PermissionHook, type PermissionHookName, type PermitsOptions } from './permits.js'
 import type { PermitsResult } from './policy.js'
 import { RevocationGuard } from './revocation/guard.js'
 import { MAX_TOKEN_LIFETIME, TokenService, type CreateTokenOptions } from './tokens.js'
 import { documentSecurity } from './openapi.js'
 import { NoRevocationStoreError } from './errors.js'
+import type { Authenticated, Everyone } from './principals.js'
 
 /**
- * Permissions an app declares to get compile-time checked permission names:
+ * Permissions an app declares to get compile-time checked permission names.
  * @example
+ * ```ts
  * declare module 'fastify-jwt-security' {
  *   interface Permissions { view: true, edit: true }
  * }
  * app.permits('veiw') // compile error
+ * ```
  */
 export interface Permissions {}
 
 /**
- * Types an app declares for its identity and claims:
+ * Types an app declares for its identity and claims. They are types only: nothing checks at run
+ * time that a token carries the declared claims, so validate them in the `callback` (or the
+ * identity of a custom policy) when clients other than this app mint tokens.
  * @example
+ * ```ts
  * declare module 'fastify-jwt-security' {
  *   interface SecurityTypes { identity: User, claims: { roles: string[] } }
  * }
+ * ```
  */
 export interface SecurityTypes {}
 
-/** A permission name: any string, or one of the declared {@link Permissions}. */
-export type Permission = [keyof Permissions] extends [never] ? string : Extract<keyof Permissions, string>
+/**
+ * A permission name: any string, or one of the declared {@link Permissions}. With declared
+ * permissions, `Everyone` and `Authenticated` stay valid too: the built-in policies' default rule
+ * grants a permission equal to one of the request's principals.
+ * @example
+ * ```ts
+ * import type { Permission } from 'fastify-jwt-security'
+ *
+ * function requireAll (...permissions: Permission[]) {
+ *   return permissions.map((permission) => app.permits(permission))
+ * }
+ * app.delete('/articles/:id', { preHandler: requireAll('edit', 'delete') }, deleteArticle)
+ * ```
+ */
+export type Permission = [keyof Permissions] extends [never] ? string : Extract<keyof Permissions, string> | typeof Everyone | typeof Authenticated
 
-/** The type of `request.identity` when not null: the declared one, else {@link JwtIdentity}. */
+/**
+ * The type of `request.identity` when not null: the declared one, else {@link JwtIdentity}.
+ * @example
+ * ```ts
+ * import type { Identity } from 'fastify-jwt-security'
+ *
+ * // With no identity declared in SecurityTypes, this is a JwtIdentity.
+ * function isAdmin (identity: Identity | null): boolean {
+ *   return identity?.principals.includes('role:admin') ?? false
+ * }
+ * ```
+ */
 export type Identity = SecurityTypes extends { identity: infer I } ? I : JwtIdentity
 
-/** A type whose every level is read-only, as the frozen claims are at run time. */
+/**
+ * A type whose every level is read-only, as the frozen claims are at run time.
+ * @example
+ * ```ts
+ * import type { DeepReadonly } from 'fastify-jwt-security'
+ *
+ * type Profile = DeepReadonly<{ roles: string[], address: { city: string } }>
+ * declare const profile: Profile
+ * profile.roles.push('role:admin') // compile error: the array is read-only
+ * ```
+ */
 export type DeepReadonly<T> = T extends ReadonlyArray<infer U>
   ? ReadonlyArray<DeepReadonly<U>>
   : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T
 
-/** The type of `request.jwtClaims` when not null: {@link JwtClaims} and the declared claims, read-only. */
+/**
+ * The type of `request.jwtClaims` when not null: {@link JwtClaims} and the declared claims, read-only.
+ * @example
+ * ```ts
+ * import type { Claims } from 'fastify-jwt-security'
+ *
+ * declare module 'fastify-jwt-security' {
+ *   interface SecurityTypes { claims: { roles: string[] } }
+ * }
+ * const rolesOf = (claims: Claims | null): readonly string[] => claims?.roles ?? []
+ * ```
+ */
 export type Claims = SecurityTypes extends { claims: infer C } ? JwtClaims & DeepReadonly<C> : JwtClaims
 
 declare module 'fastify' {
@@ -85,8 +137,8 @@ declare module 'fastify' {
     revokeAllFor (userid: string): Promise<void>
   }
   interface FastifyContextConfig {
-    /** The permission this route requires, checked in onRequest. */
-    permission?: Permission
+    /** The permission this route requires, checked in onRequest; `NO_PERMISSION_REQUIRED` opts the route out of `defaultPermission`. */
+    permission?: Permission | typeof NO_PERMISSION_REQUIRED
     /** The context handed to `policy.permits` for this route: a value, or a function of the request (may be async). */
     context?: unknown
     /** The hook `permission` is checked in: `'onRequest'` (default, before the body is read) or `'preHandler'`. */
@@ -171,8 +223,12 @@ function noRevocationStore (): never {
  * The plugin: resolves `request.identity` with the security policy on every request and adds
  * permission checks, token creation and remember/forget.
  * @example
+ * ```ts
+ * import jwtSecurity from 'fastify-jwt-security'
+ *
  * await app.register(jwtSecurity, { secret: process.env.JWT_SECRET, expiresIn: '1h' })
  * app.get('/articles', { preHandler: app.permits('view') }, async (request) => request.identity)
+ * ```
  */
 const jwtSecurity = fp(plugin, { fastify: '5.x', name: 'fastify-jwt-security' })
 export default jwtSecurity
@@ -193,6 +249,7 @@ export { NO_PERMISSION_REQUIRED } from './permits.js'
 export { ACLHelper, ACLAllowed, ACLDenied, Allow, Deny, ALL_PERMISSIONS, DENY_ALL, AllPermissionsList, DEFAULT_DENY, NO_ACL_FOUND } from './acl.js'
 export type { ACE, ACL, AcePermissions, Resource } from './acl.js'
 export type { CreateTokenOptions } from './tokens.js'
+export type { TokenCacheOptions } from './token-cache.js'
 export type { JwtIdentity, Credential, MalformedCredential } from './jwt-policy.js'
 export type { JwtHeaderPolicyOptions } from './header-policy.js'
 export type { SecurityPolicy, MaybePromise } from './policy.js'

@@ -8,7 +8,19 @@ import { Allowed, Denied, type PermitsResult, type SecurityPolicy } from './poli
 import { ANONYMOUS_PRINCIPALS, Authenticated, Everyone, isReservedUserid } from './principals.js'
 import type { TokenRejection } from './token-rejection.js'
 
-/** The identity the built-in JWT policies put on `request.identity`. */
+/**
+ * The identity the built-in JWT policies put on `request.identity`.
+ * @example
+ * ```ts
+ * import type { JwtIdentity } from 'fastify-jwt-security'
+ *
+ * app.get('/me', { config: { permission: 'system.Authenticated' } }, async (request) => {
+ *   // Not null here: the permission check turned anonymous requests away with a 401.
+ *   const { userid, principals, claims } = request.identity as JwtIdentity
+ *   return { userid, principals, expiresAt: claims.exp }
+ * })
+ * ```
+ */
 export interface JwtIdentity {
   /** The token's `sub`. */
   readonly userid: string
@@ -18,10 +30,35 @@ export interface JwtIdentity {
   readonly claims: JwtClaims
 }
 
-/** A malformed request (RFC 6750 `invalid_request`), as opposed to a malformed token. */
+/**
+ * A malformed request (RFC 6750 `invalid_request`), as opposed to a malformed token.
+ * @example
+ * ```ts
+ * import type { MalformedCredential } from 'fastify-jwt-security'
+ *
+ * // Returned by a readCredential: a protected route answers 400, not 401, since no token was
+ * // refused. Frozen, because the same object is recorded on every request that makes this mistake.
+ * const TOKEN_DUPLICATED: MalformedCredential = Object.freeze({ error: 'invalid_request', reason: 'token_duplicated' })
+ * ```
+ */
 export type MalformedCredential = AuthFailure & { readonly error: 'invalid_request' }
 
-/** What a transport read from a request: a token, nothing, or a malformed request. */
+/**
+ * What a transport read from a request: a token, nothing, or a malformed request.
+ * @example
+ * ```ts
+ * import type { FastifyRequest } from 'fastify'
+ * import type { Credential } from 'fastify-jwt-security'
+ *
+ * // null means "no credential", and a PolicyChain then asks its next policy: a request that is
+ * // malformed gets a MalformedCredential (a 400) instead, which stops the chain.
+ * function readApiToken (request: FastifyRequest): Credential {
+ *   const token = request.headers['x-api-token']
+ *   if (Array.isArray(token)) return { error: 'invalid_request', reason: 'token_duplicated' }
+ *   return typeof token === 'string' && token !== '' ? token : null
+ * }
+ * ```
+ */
 export type Credential = string | null | MalformedCredential
 
 const ACL_HELPER = new ACLHelper()
@@ -37,6 +74,24 @@ const SUBJECT_RESERVED: AuthFailure = Object.freeze({ error: 'invalid_token', re
  * What the header and cookie policies share: verify the token with the plugin's settings, run the
  * identity callback, and grant a permission when a principal equals it. Subclasses only say where
  * the token travels.
+ * @example
+ * ```ts
+ * import type { FastifyRequest } from 'fastify'
+ * import { JwtPolicy, type Credential } from 'fastify-jwt-security'
+ *
+ * // Browsers cannot set headers on a WebSocket handshake, but they can offer subprotocols:
+ * // new WebSocket(url, ['bearer', token]). Not a query string: URLs end up in logs.
+ * class WebSocketProtocolPolicy extends JwtPolicy {
+ *   protected readCredential (request: FastifyRequest): Credential {
+ *     const offered = request.headers['sec-websocket-protocol']?.split(',').map((item) => item.trim())
+ *     if (offered?.[0] !== 'bearer') return null
+ *     const token = offered[1]
+ *     return offered.length === 2 && token !== undefined && token !== '' ? token : { error: 'invalid_request', reason: 'token_malformed' }
+ *   }
+ *   remember (): void {} // the client keeps the token that request.createJwtToken() returned
+ *   forget (): void {}
+ * }
+ * ```
  */
 export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
   /** Reads the token from the request. Must not throw for anything a client can send. */

@@ -9,7 +9,19 @@ import { TokenRejection } from './token-rejection.js'
 
 type CryptoKey = webcrypto.CryptoKey
 
-/** One key of a key set: its id, its one algorithm, and a secret or a key pair (or half of one). */
+/**
+ * One key of a key set: its id, its one algorithm, and a secret or a key pair (or half of one).
+ * @example
+ * ```ts
+ * import jwtSecurity, { type KeySpec } from 'fastify-jwt-security'
+ *
+ * const keys: KeySpec[] = [
+ *   { kid: '2026-11', algorithm: 'EdDSA', privateKey: pem2611 }, // the first key that can sign signs
+ *   { kid: '2026-08', algorithm: 'EdDSA', publicKey: pem2608 } // verifies tokens signed before the rotation
+ * ]
+ * await app.register(jwtSecurity, { keys })
+ * ```
+ */
 export interface KeySpec {
   /** The key id put in the `kid` header of tokens it signs, and looked up when verifying. */
   kid: string

@@ -5,7 +5,16 @@ import { InvalidKeyError, InvalidOptionError, WeakSecretError } from './errors.j
 
 type CryptoKey = webcrypto.CryptoKey
 
-/** The JWS algorithms the plugin signs and verifies with. */
+/**
+ * The JWS algorithms the plugin signs and verifies with.
+ * @example
+ * ```ts
+ * import jwtSecurity, { type Algorithm } from 'fastify-jwt-security'
+ *
+ * const algorithm: Algorithm = 'EdDSA'
+ * await app.register(jwtSecurity, { algorithm, privateKey: process.env.JWT_PRIVATE_KEY })
+ * ```
+ */
 export type Algorithm =
   | 'HS256' | 'HS384' | 'HS512'
   | 'RS256' | 'RS384' | 'RS512'
@@ -13,13 +22,44 @@ export type Algorithm =
   | 'ES256' | 'ES384' | 'ES512'
   | 'EdDSA' | 'Ed25519'
 
-/** The algorithms of key pairs: every {@link Algorithm} but HMAC. */
+/**
+ * The algorithms of key pairs: every {@link Algorithm} but HMAC.
+ * @example
+ * ```ts
+ * import jwtSecurity, { type AsymmetricAlgorithm } from 'fastify-jwt-security'
+ *
+ * const algorithms: AsymmetricAlgorithm[] = ['RS256', 'ES256'] // 'HS256' would not compile
+ * await app.register(jwtSecurity, {
+ *   jwks: { url: 'https://auth.example.org/.well-known/jwks.json', issuer: 'https://auth.example.org', algorithms }
+ * })
+ * ```
+ */
 export type AsymmetricAlgorithm = Exclude<Algorithm, 'HS256' | 'HS384' | 'HS512'>
 
-/** An HMAC secret: at least as many bytes as the hash output (32, 48 or 64). */
+/**
+ * An HMAC secret: at least as many bytes as the hash output (32, 48 or 64).
+ * @example
+ * ```ts
+ * import jwtSecurity, { type Secret } from 'fastify-jwt-security'
+ *
+ * // 64 random bytes, stored base64url-encoded: crypto.randomBytes(64).toString('base64url')
+ * const secret: Secret = Buffer.from(process.env.JWT_SECRET ?? '', 'base64url')
+ * await app.register(jwtSecurity, { algorithm: 'HS512', secret })
+ * ```
+ */
 export type Secret = string | Uint8Array | KeyObject
 
-/** A private or public key: PEM text, a JWK, a KeyObject or a CryptoKey. */
+/**
+ * A private or public key: PEM text, a JWK, a KeyObject or a CryptoKey.
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs'
+ * import jwtSecurity, { type AsymmetricKey } from 'fastify-jwt-security'
+ *
+ * const privateKey: AsymmetricKey = readFileSync('keys/ed25519.pem', 'utf8')
+ * await app.register(jwtSecurity, { algorithm: 'EdDSA', privateKey })
+ * ```
+ */
 export type AsymmetricKey = string | Uint8Array | JWK | KeyObject | CryptoKey
 
 /** The material of one key, imported once at register time. */

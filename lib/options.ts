@@ -15,7 +15,16 @@ import { resolveCacheOptions, type TokenCacheOptions } from './token-cache.js'
 import type { JwksOptions } from './remote-jwks.js'
 import type { SecurityPolicy } from './policy.js'
 
-/** Options of the plugin. docs/options.md has one heading per option. */
+/**
+ * Options of the plugin. docs/options.md has one heading per option.
+ * @example
+ * ```ts
+ * import jwtSecurity, { type JwtSecurityOptions } from 'fastify-jwt-security'
+ *
+ * const options: JwtSecurityOptions = { secret: process.env.JWT_SECRET, expiresIn: '1h', audience: 'api' }
+ * await app.register(jwtSecurity, options)
+ * ```
+ */
 export interface JwtSecurityOptions {
   /** HMAC secret for the HS* algorithms: at least 32, 48 or 64 bytes for HS256, HS384, HS512. */
   secret?: Secret
@@ -31,7 +40,7 @@ export interface JwtSecurityOptions {
   jwks?: JwksOptions
   /** The one algorithm tokens are signed and verified with. Default `'HS512'`, as pyramid_jwt. */
   algorithm?: Algorithm
-  /** Lifetime of created tokens, seconds or a duration string. Default `'1h'`. `false` creates and accepts tokens without `exp`. */
+  /** Lifetime of created tokens, seconds or a duration string. Default `'1h'`, or `maxTokenAge` when shorter. `false` creates and accepts tokens without `exp`. */
   expiresIn?: Duration | false
   /** Audience put in created tokens and required in verified ones (one match is enough). */
   audience?: string | string[]

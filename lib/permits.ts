@@ -10,16 +10,53 @@ import { isPromiseLike } from './promise-like.js'
 /**
  * The permission that opts a route out of `defaultPermission` (Pyramid's
  * `NO_PERMISSION_REQUIRED`): `config: { permission: NO_PERMISSION_REQUIRED }`.
+ * @example
+ * ```ts
+ * import jwtSecurity, { NO_PERMISSION_REQUIRED } from 'fastify-jwt-security'
+ *
+ * await app.register(jwtSecurity, { secret: process.env.JWT_SECRET, defaultPermission: 'view' })
+ * app.get('/health', { config: { permission: NO_PERMISSION_REQUIRED } }, async () => 'ok')
+ * ```
  */
 export const NO_PERMISSION_REQUIRED = '__no_permission_required__'
 
-/** Where a permission check finds its context: a value, or a function of the request (may be async). */
+/**
+ * Where a permission check finds its context: a value, or a function of the request (may be async).
+ * @example
+ * ```ts
+ * import type { ContextSource } from 'fastify-jwt-security'
+ *
+ * const article: ContextSource = async (request) => await loadArticle((request.params as { id: string }).id)
+ * app.put('/articles/:id', { preHandler: app.permits('edit', { context: article }) }, updateArticle)
+ * ```
+ */
 export type ContextSource = ((request: FastifyRequest) => unknown) | object | null
 
-/** The hook a route's declared permission is checked in. */
+/**
+ * The hook a route's declared permission is checked in.
+ * @example
+ * ```ts
+ * import type { FastifyRequest } from 'fastify'
+ * import type { PermissionHookName } from 'fastify-jwt-security'
+ *
+ * // The context reads the parsed body, which onRequest (the default) runs before.
+ * const permissionHook: PermissionHookName = 'preHandler'
+ * const context = (request: FastifyRequest) => loadArticle((request.body as { id: string }).id)
+ * app.post('/articles/move', { config: { permission: 'edit', context, permissionHook } }, moveArticle)
+ * ```
+ */
 export type PermissionHookName = 'onRequest' | 'preHandler'
 
-/** Options of `app.permits()`. */
+/**
+ * Options of `app.permits()`.
+ * @example
+ * ```ts
+ * import type { PermitsOptions } from 'fastify-jwt-security'
+ *
+ * const ownArticle: PermitsOptions = { context: (request) => loadArticle((request.params as { id: string }).id) }
+ * app.put('/articles/:id', { preHandler: app.permits('edit', ownArticle) }, updateArticle)
+ * ```
+ */
 export interface PermitsOptions {
   /** The context handed to `policy.permits`; default: the route's `config.context`, else `rootFactory(request)`, else null. */
   context?: ContextSource
@@ -30,6 +67,15 @@ type Done = (error?: Error) => void
 /**
  * A route hook that lets the request through or answers 401, 400 or 403: a Fastify hook with
  * `done`, or, called with the request and reply only, a function returning a promise.
+ * @example
+ * ```ts
+ * import type { PermissionHook } from 'fastify-jwt-security'
+ *
+ * const canEdit: PermissionHook = app.permits('edit')
+ * app.put('/articles/:id', { preHandler: canEdit }, updateArticle)
+ * // Without done, as @fastify/auth calls it: rejects with the 401, 400 or 403 error.
+ * app.post('/drafts', async (request, reply) => { await canEdit(request, reply); return saveDraft(request) })
+ * ```
  */
 export interface PermissionHook {
   (request: FastifyRequest, reply: FastifyReply, done: Done): void

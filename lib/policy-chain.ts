@@ -27,6 +27,7 @@ export class PolicyChain implements SecurityPolicy, RegisteringPolicy {
     this.challengeScheme = typeof scheme === 'string' ? scheme : 'Bearer'
   }
 
+  /** @internal Called by the plugin at register. */
   async [kRegisterPolicy] (fastify: FastifyInstance, core: SecurityCore): Promise<void> {
     for (const policy of this.policies) await (policy as Partial<RegisteringPolicy>)[kRegisterPolicy]?.(fastify, core)
   }

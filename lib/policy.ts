@@ -1,13 +1,34 @@
 import { format } from 'node:util'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
-/** A value or a promise of it: every policy method may be sync or async. */
+/**
+ * A value or a promise of it: every policy method may be sync or async.
+ * @example
+ * ```ts
+ * import type { FastifyRequest } from 'fastify'
+ * import type { MaybePromise } from 'fastify-jwt-security'
+ *
+ * // a cache hit answers synchronously, and the plugin then creates no promise for the request
+ * function identity (request: FastifyRequest): MaybePromise<User | null> {
+ *   const key = String(request.headers['x-api-key'])
+ *   return cache.get(key) ?? users.findByKey(key)
+ * }
+ * ```
+ */
 export type MaybePromise<T> = T | Promise<T>
 
 /**
  * The result of a permission check that explains itself, as Pyramid's `PermitsResult`.
  * `msg` is built from the format string and its arguments only when read (util.format rules:
  * `%s`, `%d`, `%j`, `%o`), so a check on the request path never pays for the message.
+ * @example
+ * ```ts
+ * import type { PermitsResult } from 'fastify-jwt-security'
+ *
+ * const result: PermitsResult = await request.hasPermission('edit', article)
+ * // reading msg formats it: only pay for that when the answer is no
+ * if (!result.allowed) request.log.info({ permission: 'edit' }, result.msg)
+ * ```
  */
 export abstract class PermitsResult {
   /** True for {@link Allowed}, false for {@link Denied}. */
@@ -40,7 +61,15 @@ export abstract class PermitsResult {
 /**
  * A permission granted.
  * @example
- * return new Allowed('%s may %s', userid, permission)
+ * ```ts
+ * import { Allowed, Denied } from 'fastify-jwt-security'
+ *
+ * permits (request: FastifyRequest, context: Article, permission: string) {
+ *   const userid = request.authenticatedUserid
+ *   if (userid === context.owner) return new Allowed('%s may %s', userid, permission)
+ *   return new Denied('%s does not own article %s', userid, context.id)
+ * }
+ * ```
  */
 export class Allowed extends PermitsResult {
   readonly allowed = true
@@ -49,7 +78,14 @@ export class Allowed extends PermitsResult {
 /**
  * A permission refused. The message is for logs and debugging: it never reaches a response body.
  * @example
- * return new Denied('no principal of %o grants %s', principals, permission)
+ * ```ts
+ * import { Denied, Everyone } from 'fastify-jwt-security'
+ *
+ * permits (request: FastifyRequest, context: unknown, permission: string) {
+ *   // %o is formatted only if msg is read: a refusal on the request path costs no formatting
+ *   return new Denied('no principal of %o grants %s', request.identity?.principals ?? [Everyone], permission)
+ * }
+ * ```
  */
 export class Denied extends PermitsResult {
   readonly allowed = false
@@ -63,12 +99,17 @@ export class Denied extends PermitsResult {
  *
  * @typeParam Identity - what `identity` returns for an authenticated request.
  * @example
+ * ```ts
+ * import type { FastifyRequest } from 'fastify'
+ * import type { SecurityPolicy } from 'fastify-jwt-security'
+ *
  * class ApiKeyPolicy implements SecurityPolicy<{ userid: string }> {
- *   identity (request) { return keys.get(String(request.headers['x-api-key'])) ?? null }
- *   permits (request, context, permission) { return request.identity !== null }
+ *   identity (request: FastifyRequest) { return keys.get(String(request.headers['x-api-key'])) ?? null }
+ *   permits (request: FastifyRequest) { return request.identity !== null }
  *   remember () {}
  *   forget () {}
  * }
+ * ```
  */
 export interface SecurityPolicy<Identity = unknown> {
   /** The identity behind the request, or null for an anonymous (or rejected) request. */
@@ -86,7 +127,18 @@ export interface SecurityPolicy<Identity = unknown> {
   forget (request: FastifyRequest, reply: FastifyReply): MaybePromise<void>
 }
 
-/** Turns what `permits` returned into an {@link Allowed} or a {@link Denied}. */
+/**
+ * Turns what `permits` returned into an {@link Allowed} or a {@link Denied}. Internal: the package
+ * does not export it.
+ * @example
+ * ```ts
+ * import { toPermitsResult } from './policy.js'
+ *
+ * // a policy may answer with a boolean; the route check and the log need a message either way
+ * toPermitsResult(true, 'view').msg // 'the security policy allowed view'
+ * toPermitsResult('yes', 'view') // throws a TypeError, which the route answers with a 500
+ * ```
+ */
 export function toPermitsResult (value: unknown, permission: string): PermitsResult {
   if (value instanceof PermitsResult) return value
   if (value === true) return new Allowed('the security policy allowed %s', permission)

@@ -8,7 +8,17 @@ import { checkKnownOptions } from './known-options.js'
 import type { KeyResolver } from './key-ring.js'
 import { TokenRejection } from './token-rejection.js'
 
-/** A remote JSON Web Key Set that verifies tokens signed by another service (an identity provider). */
+/**
+ * A remote JSON Web Key Set that verifies tokens signed by another service (an identity provider).
+ * @example
+ * ```ts
+ * import jwtSecurity, { type JwksOptions } from 'fastify-jwt-security'
+ *
+ * const jwks: JwksOptions = { url: 'https://auth.example.org/.well-known/jwks.json', issuer: 'https://auth.example.org' }
+ * // Without audience, tokens the provider issues for other services would be accepted too.
+ * await app.register(jwtSecurity, { jwks, audience: 'api' })
+ * ```
+ */
 export interface JwksOptions {
   /** The JWKS URL, `https:` (or `http:` on loopback, for tests). The only URL ever fetched. */
   url: string | URL

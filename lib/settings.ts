@@ -6,7 +6,16 @@ import { checkKnownOptions } from './known-options.js'
 import { ALGORITHMS, isHmac, type Algorithm } from './keys.js'
 import { resolveOptions, type JwtSecurityOptions } from './options.js'
 
-/** Options of {@link fromSettings} and {@link fromEnv}. */
+/**
+ * Options of {@link fromSettings} and {@link fromEnv}.
+ * @example
+ * ```ts
+ * import jwtSecurity, { fromEnv, type SettingsSourceOptions } from 'fastify-jwt-security'
+ *
+ * const source: SettingsSourceOptions = { prefix: 'API_JWT_' } // API_JWT_PRIVATE_KEY, API_JWT_EXPIRATION…
+ * await app.register(jwtSecurity, fromEnv(process.env, source))
+ * ```
+ */
 export interface SettingsSourceOptions {
   /** What every setting name starts with: `'jwt.'` for {@link fromSettings}, `'JWT_'` for {@link fromEnv}. */
   prefix?: string
@@ -115,7 +124,16 @@ const SETTINGS: ReadonlyMap<string, Setting> = new Map(Object.entries({
   cookie_format: { target: 'cookie', option: 'cookieFormat', coerce: cookieFormat }
 } satisfies Record<string, Setting>))
 
-/** The supported setting names, without prefix: `jwt.<name>` in settings, `JWT_<NAME>` in the environment. */
+/**
+ * The supported setting names, without prefix: `jwt.<name>` in settings, `JWT_<NAME>` in the environment.
+ * @example
+ * ```ts
+ * import { SETTING_NAMES } from 'fastify-jwt-security'
+ *
+ * // For a deployment checklist: JWT_PRIVATE_KEY, JWT_PUBLIC_KEY, …
+ * console.log(SETTING_NAMES.map((name) => `JWT_${name.toUpperCase()}`).join('\n'))
+ * ```
+ */
 export const SETTING_NAMES: readonly string[] = Object.freeze([...SETTINGS.keys()])
 
 interface Found {
@@ -132,7 +150,11 @@ interface Found {
  * every setting and how its default differs from pyramid_jwt's.
  * @throws `FST_JWT_SECURITY_INVALID_OPTION` naming the setting key, for any bad value.
  * @example
+ * ```ts
+ * import jwtSecurity, { fromSettings } from 'fastify-jwt-security'
+ *
  * await app.register(jwtSecurity, fromSettings({ 'jwt.private_key': process.env.JWT_PRIVATE_KEY, 'jwt.expiration': '3600' }))
+ * ```
  */
 export function fromSettings (settings: Record<string, unknown>, options: SettingsSourceOptions = {}): JwtSecurityOptions {
   const prefix = prefixOf(options, 'jwt.')
@@ -153,7 +175,12 @@ export function fromSettings (settings: Record<string, unknown>, options: Settin
  * `JWT_*` variables are ignored, and empty ones count as absent.
  * @throws `FST_JWT_SECURITY_INVALID_OPTION` naming the variable, for any bad value.
  * @example
- * await app.register(jwtSecurity, fromEnv())
+ * ```ts
+ * import jwtSecurity, { fromEnv } from 'fastify-jwt-security'
+ *
+ * // The options no variable gives, such as functions, are added to the result.
+ * await app.register(jwtSecurity, { ...fromEnv(), callback: findGroups })
+ * ```
  */
 export function fromEnv (env: Record<string, string | undefined> = process.env, options: SettingsSourceOptions = {}): JwtSecurityOptions {
   const prefix = prefixOf(options, 'JWT_')

@@ -3,7 +3,19 @@ import type { JwtClaims } from './claims.js'
 import { InvalidOptionError } from './errors.js'
 import { checkKnownOptions } from './known-options.js'
 
-/** Options of the verified-token cache (the plugin's `cache` option). */
+/**
+ * Options of the verified-token cache (the plugin's `cache` option). A cached token still goes
+ * through revocation and the identity callback on every request; only the signature check and
+ * the parsing are skipped.
+ * @example
+ * ```ts
+ * import jwtSecurity, { type TokenCacheOptions } from 'fastify-jwt-security'
+ *
+ * // Many users, short tokens: more entries, and none kept past two minutes.
+ * const cache: TokenCacheOptions = { maxEntries: 50_000, maxBytes: 32 * 1024 * 1024, ttl: '2m' }
+ * await app.register(jwtSecurity, { secret: process.env.JWT_SECRET, cache })
+ * ```
+ */
 export interface TokenCacheOptions {
   /** The most tokens kept. Default 10,000. */
   maxEntries?: number

@@ -7,7 +7,17 @@ import type { KeyRing } from './key-ring.js'
 import { TokenCache, type TokenCacheOptions } from './token-cache.js'
 import { TokenRejection, type TokenRejectionReason } from './token-rejection.js'
 
-/** Per-call options of createJwtToken. */
+/**
+ * Per-call options of createJwtToken.
+ * @example
+ * ```ts
+ * import type { CreateTokenOptions } from 'fastify-jwt-security'
+ *
+ * // A short-lived token for another service: this app still verifies with its own audience.
+ * const forBilling: CreateTokenOptions = { audience: 'billing', expiresIn: '5m' }
+ * const token = await app.createJwtToken('alice', { scope: 'invoices' }, forBilling)
+ * ```
+ */
 export interface CreateTokenOptions {
   /** Overrides the plugin's expiresIn for this token (seconds or a duration string). */
   expiresIn?: Duration
@@ -112,11 +122,6 @@ export class TokenService {
       throw new InvalidClaimsError(`the token would be ${token.length} characters, more than maxTokenLength (${settings.maxTokenLength}) lets the plugin verify`)
     }
     return token
-  }
-
-  /** The verified-token cache, or null when it is off. */
-  get cache (): TokenCache | null {
-    return this.#cache
   }
 
   /**

@@ -1,7 +1,23 @@
-import { RevocationStoreFullError } from '../errors.js'
+import { InvalidOptionError, RevocationStoreFullError } from '../errors.js'
+import { checkKnownOptions } from '../known-options.js'
 import { sessionKey, subjectKey, tokenKey, type RevocationQuery, type RevocationStore, type RevokedSession, type RevokedSubject, type RevokedToken } from './store.js'
 
-/** Options of {@link MemoryRevocationStore}. */
+const OPTION_NAMES: ReadonlySet<string> = new Set(['maxEntries', 'now'])
+
+/**
+ * Options of {@link MemoryRevocationStore}.
+ * @example
+ * ```ts
+ * import jwtSecurity, { MemoryRevocationStore, type MemoryRevocationStoreOptions } from 'fastify-jwt-security'
+ *
+ * // In tests: one fake clock for the plugin and the store, so that moving it on expires the tokens
+ * // and their revocations together.
+ * let clock = Date.parse('2030-01-01T00:00:00Z')
+ * const options: MemoryRevocationStoreOptions = { now: () => clock, maxEntries: 1000 }
+ * await app.register(jwtSecurity, { secret, expiresIn: '1h', now: () => clock, revocation: new MemoryRevocationStore(options) })
+ * clock += 2 * 3600 * 1000 // tokens of the first hour, and their revocations, have expired
+ * ```
+ */
 export interface MemoryRevocationStoreOptions {
   /** The most entries kept; a revocation that would pass it throws. Default 100,000. */
   maxEntries?: number
@@ -17,10 +33,10 @@ interface Entry {
 }
 
 /**
- * Revocations in this process's memory: the default, for one instance. Entries expire with the
- * tokens they revoke, and the store never holds more than `maxEntries`; when it is full of live
- * entries, a revocation throws rather than forgetting an older one. Several instances need a
- * shared store such as {@link RedisRevocationStore}.
+ * Revocations in this process's memory, for a single instance (without the `revocation` option the
+ * plugin keeps none). Entries expire with the tokens they revoke, and the store never holds more
+ * than `maxEntries`; when it is full of live entries, a revocation throws rather than forgetting an
+ * older one. Several instances need a shared store such as {@link RedisRevocationStore}.
  * @example
  * await app.register(jwtSecurity, { secret, revocation: new MemoryRevocationStore() })
  */
@@ -30,9 +46,11 @@ export class MemoryRevocationStore implements RevocationStore {
   readonly #maxEntries: number
   readonly #now: () => number
 
-  constructor ({ maxEntries = 100_000, now = Date.now }: MemoryRevocationStoreOptions = {}) {
-    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be a positive integer')
-    if (typeof now !== 'function') throw new TypeError('now must be a function')
+  constructor (options: MemoryRevocationStoreOptions = {}) {
+    checkKnownOptions(options, OPTION_NAMES)
+    const { maxEntries = 100_000, now = Date.now } = options
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new InvalidOptionError('maxEntries', 'expected a positive integer')
+    if (typeof now !== 'function') throw new InvalidOptionError('now', 'expected a function returning milliseconds')
     this.#maxEntries = maxEntries
     this.#now = now
   }

@@ -4,7 +4,19 @@ import { InvalidOptionError } from '../errors.js'
 import { checkKnownOptions } from '../known-options.js'
 import { sessionKey, subjectKey, tokenKey, type RevocationQuery, type RevocationStore, type RevokedSession, type RevokedSubject, type RevokedToken } from './store.js'
 
-/** The commands the store sends: an ioredis client has them all. */
+/**
+ * The commands the store sends: an ioredis client has them all.
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis'
+ * import { RedisRevocationStore, type RedisClientLike } from 'fastify-jwt-security'
+ *
+ * // No offline queue and a command timeout: while Redis is away, requests fail at once (503)
+ * // instead of waiting for it. The store never closes a client it was given.
+ * const client: RedisClientLike = new Redis('redis://redis.internal:6379/0', { enableOfflineQueue: false, commandTimeout: 1000 })
+ * const store = new RedisRevocationStore({ client })
+ * ```
+ */
 export interface RedisClientLike {
   mget (...keys: string[]): Promise<Array<string | null>>
   set (key: string, value: string): Promise<unknown>
@@ -12,7 +24,18 @@ export interface RedisClientLike {
   eval (script: string, numberOfKeys: number, ...args: Array<string | number>): Promise<unknown>
 }
 
-/** Options of {@link RedisRevocationStore}: a `url` (the store connects with ioredis) or a `client` of your own. */
+/**
+ * Options of {@link RedisRevocationStore}: a `url` (the store connects with ioredis) or a `client` of your own.
+ * @example
+ * ```ts
+ * import { RedisRevocationStore, type RedisRevocationStoreOptions } from 'fastify-jwt-security'
+ *
+ * // Two apps on one Redis, neither with an `issuer`: their keys would match, and the other app's
+ * // revokeAllFor('alice') would sign alice out of this one too.
+ * const options: RedisRevocationStoreOptions = { url: 'rediss://cache.internal:6380/0', prefix: 'billing:jwt:', timeout: 0.5 }
+ * const store = new RedisRevocationStore(options)
+ * ```
+ */
 export interface RedisRevocationStoreOptions {
   /** `redis://` or `rediss://` URL. The store creates its ioredis client and closes it with the app. */
   url?: string
@@ -20,7 +43,7 @@ export interface RedisRevocationStoreOptions {
   client?: RedisClientLike
   /** Prefix of every key. Default `'fastify-jwt-security:'`. */
   prefix?: string
-  /** How long one command may take before the request fails (closed, or open). Default `'1s'`. */
+  /** How long one command of the client created from `url` may take before the request fails (closed, or open). Default `'1s'`. Refused with `client`: set `commandTimeout` on it. */
   timeout?: Duration
   /** Let requests through when Redis cannot be read. Default false: see docs/revocation.md. */
   failOpen?: boolean
@@ -64,6 +87,8 @@ export class RedisRevocationStore implements RevocationStore {
     if (client !== undefined && (typeof client?.mget !== 'function' || typeof client.set !== 'function' || typeof client.eval !== 'function')) {
       throw new InvalidOptionError('client', 'expected an ioredis client')
     }
+    // A client of the app's keeps its own settings: a timeout here would silently not apply.
+    if (client !== undefined && options.timeout !== undefined) throw new InvalidOptionError('timeout', 'applies to the client created from url: set commandTimeout on your own client')
     if (typeof prefix !== 'string') throw new InvalidOptionError('prefix', 'expected a string')
     if (typeof failOpen !== 'boolean') throw new InvalidOptionError('failOpen', 'expected true or false')
     const seconds = toSeconds('timeout', timeout)

@@ -71,9 +71,11 @@ t.test('bounded: expired entries make room; a store full of live entries refuses
 })
 
 t.test('options are checked', async (t) => {
-  t.throws(() => new MemoryRevocationStore({ maxEntries: 0 }), TypeError)
-  t.throws(() => new MemoryRevocationStore({ maxEntries: 1.5 }), TypeError)
-  t.throws(() => new MemoryRevocationStore({ now: 'now' as unknown as () => number }), TypeError)
+  const invalid = (message: RegExp) => ({ code: 'FST_JWT_SECURITY_INVALID_OPTION', message })
+  t.throws(() => new MemoryRevocationStore({ maxEntries: 0 }), invalid(/"maxEntries": expected a positive integer/))
+  t.throws(() => new MemoryRevocationStore({ maxEntries: 1.5 }), invalid(/"maxEntries"/))
+  t.throws(() => new MemoryRevocationStore({ now: 'now' as unknown as () => number }), invalid(/"now": expected a function/))
+  t.throws(() => new MemoryRevocationStore({ maxEntires: 10 } as never), invalid(/"maxEntires": unknown option/), 'a misspelt option is refused, not ignored')
   t.equal(new MemoryRevocationStore().failOpen, false)
   t.equal(new MemoryRevocationStore().isRevoked({ sub: 'a', iat: 1 }), false, 'the real clock by default')
 })

@@ -163,6 +163,7 @@ t.test('a client of your own is used and left open; options are checked', async 
     [{ client: {} }, /"client": expected an ioredis client/],
     [{ url: redis.url, prefix: 1 }, /"prefix"/],
     [{ url: redis.url, timeout: 0 }, /"timeout"/],
+    [{ client, timeout: '2s' }, /"timeout": applies to the client created from url: set commandTimeout on your own client/],
     [{ url: redis.url, failOpen: 'yes' }, /"failOpen"/],
     [{ url: redis.url, ttl: 1 }, /"ttl": unknown option/]
   ]

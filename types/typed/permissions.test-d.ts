@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
-import jwtSecurity, { Allow, Everyone, type ACE } from 'fastify-jwt-security'
+import jwtSecurity, { Allow, Authenticated, Everyone, NO_PERMISSION_REQUIRED, type ACE } from 'fastify-jwt-security'
 
 // An app that declares its permissions gets typos caught at compile time, and its own types for
 // request.identity and request.jwtClaims.
@@ -22,6 +22,12 @@ app.get('/articles', { preHandler: app.permits('view') }, async (request) => {
 expectError(app.permits('veiw'))
 app.post('/articles', { config: { permission: 'edit' } }, async () => 'ok')
 expectError(app.post('/x', { config: { permission: 'delete' } }, async () => 'ok'))
+// The way out of defaultPermission stays open when permissions are declared.
+app.get('/health', { config: { permission: NO_PERMISSION_REQUIRED } }, async () => 'ok')
+// So do the principals the default rule grants as permissions.
+app.get('/me', { preHandler: app.permits(Authenticated) }, async () => 'ok')
+app.get('/hello', { config: { permission: Everyone } }, async () => 'ok')
+expectError(app.permits('system.Authenticatd'))
 expectError(app.register(jwtSecurity, { secret: 'x'.repeat(64), defaultPermission: 'admin' }))
 expectAssignable<ACE>([Allow, Everyone, 'view'])
 expectError<ACE>([Allow, Everyone, 'publish'])
