@@ -20,10 +20,10 @@ export class ServerProcess {
     return this.#child.pid
   }
 
-  /** Forks bench/servers/<name>.js, with `env` added to its environment, and waits for `{ port, pool }`. */
-  static async start (name, env = {}) {
+  /** Forks bench/servers/<name>.js, with `env` added to its environment and `execArgv` given to Node, and waits for `{ port, pool }`. */
+  static async start (name, env = {}, execArgv = []) {
     const script = fileURLToPath(new URL(`./servers/${name}.js`, import.meta.url))
-    const child = fork(script, [], { execArgv: [], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const child = fork(script, [], { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     const server = new ServerProcess(child)
     try {
       const ready = await server.#receive('ready', READY_TIMEOUT)
@@ -44,6 +44,16 @@ export class ServerProcess {
   }
 
   /** Kills the child and waits for it to exit. */
+  /** Closes the IPC channel: the server exits by itself (and writes its --cpu-prof profile). */
+  async disconnect () {
+    const child = this.#child
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.disconnect()
+    const timer = setTimeout(() => child.kill('SIGKILL'), EXIT_TIMEOUT)
+    await this.#exited
+    clearTimeout(timer)
+  }
+
   async stop () {
     const child = this.#child
     if (child.exitCode !== null || child.signalCode !== null) return
