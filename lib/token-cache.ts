@@ -42,6 +42,7 @@ interface Entry {
   /** The key set's generation when the token verified: a changed key set voids the entry. */
   readonly generation: number
   readonly bytes: number
+  readonly seq: number
 }
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(['maxEntries', 'maxBytes', 'ttl'])
@@ -52,6 +53,7 @@ const KEY_LENGTH = 12
 // A Map entry, the entry object and the frozen claims' objects, beyond the token and the claims'
 // strings and numbers, which take about twice the token's length (its payload is most of it).
 const ENTRY_OVERHEAD = 320
+const COMPACT_AT = 1024
 
 /**
  * Tokens that passed full verification, by their exact string, with their frozen claims: a hit
@@ -63,6 +65,14 @@ const ENTRY_OVERHEAD = 320
  */
 export class TokenCache {
   readonly #entries = new Map<string, Entry>()
+  // Insertion order, for evicting the oldest: a Map's first entry costs a scan past every entry
+  // deleted before it (V8 keeps them as holes until it rehashes), microseconds on a full cache.
+  // Each slot is a key and the sequence number of the entry it was written for: a slot whose
+  // entry is gone (expired, replaced) no longer matches and is skipped.
+  #orderKeys: string[] = []
+  #orderSeqs: number[] = []
+  #head = 0
+  #seq = 0
   readonly #maxEntries: number
   readonly #maxBytes: number
   readonly #ttl: number
@@ -112,12 +122,55 @@ export class TokenCache {
     const key = token.slice(-KEY_LENGTH)
     const previous = this.#entries.get(key)
     if (previous !== undefined) this.#delete(key, previous)
-    while (this.#entries.size >= this.#maxEntries || this.#bytes + bytes > this.#maxBytes) {
-      const [oldest, entry] = this.#entries.entries().next().value as [string, Entry]
-      this.#delete(oldest, entry)
-    }
-    this.#entries.set(key, { token, claims, expiresAt, generation, bytes })
+    while (this.#entries.size >= this.#maxEntries || this.#bytes + bytes > this.#maxBytes) this.#evictOldest()
+    const seq = ++this.#seq
+    this.#entries.set(key, { token, claims, expiresAt, generation, bytes, seq })
     this.#bytes += bytes
+    this.#orderKeys.push(key)
+    this.#orderSeqs.push(seq)
+    this.#compactOrder()
+  }
+
+  #evictOldest (): void {
+    for (;;) {
+      const index = this.#head++
+      const key = this.#orderKeys[index] as string
+      const entry = this.#entries.get(key)
+      if (entry !== undefined && entry.seq === this.#orderSeqs[index]) {
+        this.#delete(key, entry)
+        return
+      }
+    }
+  }
+
+  // Amortised O(1): the slots before the head are dropped once they are half the list, and the
+  // slots of entries already gone once they outnumber the live ones (a cache that expires entries
+  // faster than it fills never evicts, so its list would otherwise only grow).
+  #compactOrder (): void {
+    const length = this.#orderKeys.length
+    if (this.#head > COMPACT_AT && this.#head * 2 > length) {
+      this.#orderKeys = this.#orderKeys.slice(this.#head)
+      this.#orderSeqs = this.#orderSeqs.slice(this.#head)
+      this.#head = 0
+    } else if (length - this.#head > 2 * this.#entries.size + COMPACT_AT) {
+      const keys: string[] = []
+      const seqs: number[] = []
+      for (let index = this.#head; index < length; index++) {
+        const key = this.#orderKeys[index] as string
+        if (this.#entries.get(key)?.seq === this.#orderSeqs[index]) {
+          keys.push(key)
+          seqs.push(this.#orderSeqs[index] as number)
+        }
+      }
+      this.#orderKeys = keys
+      this.#orderSeqs = seqs
+      this.#head = 0
+    }
+  }
+
+  /** Slots kept in the insertion-order list (live or not): bounded by about twice the entries. */
+  get orderSlots (): number {
+    return this.#orderKeys.length - this.#head
   }
 
   // jose refuses once now >= exp + leeway, and once now > iat + maxTokenAge + leeway (whole seconds).

@@ -193,6 +193,31 @@ t.test('bounds: entries and bytes; the oldest goes first', async (t) => {
   t.equal(expired.size, 0, 'an already expired token is not kept')
 })
 
+t.test('eviction stays oldest-first under churn, and its bookkeeping stays bounded', async (t) => {
+  const rules = { leeway: 0, maxTokenAge: undefined }
+  const claims = (sub: string, exp = S + 600): JwtClaims => Object.freeze({ sub, iat: S, exp })
+  const full = new TokenCache({ maxEntries: 100 }, rules)
+  for (let index = 0; index < 5000; index++) {
+    full.set(`token-${index}`, claims(String(index)), START, 0)
+    // Replacing a token and expiring one on a read leave slots behind that eviction must skip.
+    if (index % 7 === 0) full.set(`token-${index}`, claims(String(index)), START, 0)
+    if (index % 11 === 0 && index > 0) full.get(`token-${index - 1}`, START, 1)
+  }
+  t.equal(full.size, 100)
+  const kept = Array.from({ length: 5000 }, (_, index) => index).filter((index) => full.get(`token-${index}`, START, 0) !== undefined)
+  t.equal(kept[kept.length - 1], 4999, 'the newest is kept')
+  t.ok((kept[0] as number) >= 4850, `only recent tokens are kept (oldest ${kept[0]})`)
+  t.ok(full.orderSlots <= 2 * full.size + 1024, `eviction bookkeeping: ${full.orderSlots} slots for ${full.size} entries`)
+  // Entries that end before the cache fills are never evicted: their slots are dropped anyway.
+  const churn = new TokenCache({ maxEntries: 10_000 }, rules)
+  for (let index = 0; index < 20_000; index++) {
+    churn.set(`short-${index}`, claims(String(index)), START, 0)
+    churn.get(`short-${index}`, START, 1)
+  }
+  t.equal(churn.size, 0)
+  t.ok(churn.orderSlots <= 1024 + 1, `${churn.orderSlots} slots left for no entry`)
+})
+
 t.test('at its cap the cache takes less than 20 MB', async (t) => {
   const { app } = await buildApp({ cache: { maxEntries: 10_000 } })
   t.teardown(() => app.close())
