@@ -143,34 +143,30 @@ export class TokenCache {
     }
   }
 
-  // Amortised O(1): the slots before the head are dropped once they are half the list, and the
-  // slots of entries already gone once they outnumber the live ones (a cache that expires entries
-  // faster than it fills never evicts, so its list would otherwise only grow).
+  // Amortised O(1): once the list is more than twice the live entries (plus a margin), it is
+  // rebuilt from the live slots alone. This drops the evicted slots before the head and those of
+  // entries that expired or were replaced, so a cache that expires entries faster than it fills
+  // (and so never evicts) does not grow its list either.
   #compactOrder (): void {
     const length = this.#orderKeys.length
-    if (this.#head > COMPACT_AT && this.#head * 2 > length) {
-      this.#orderKeys = this.#orderKeys.slice(this.#head)
-      this.#orderSeqs = this.#orderSeqs.slice(this.#head)
-      this.#head = 0
-    } else if (length - this.#head > 2 * this.#entries.size + COMPACT_AT) {
-      const keys: string[] = []
-      const seqs: number[] = []
-      for (let index = this.#head; index < length; index++) {
-        const key = this.#orderKeys[index] as string
-        if (this.#entries.get(key)?.seq === this.#orderSeqs[index]) {
-          keys.push(key)
-          seqs.push(this.#orderSeqs[index] as number)
-        }
+    if (length <= 2 * this.#entries.size + COMPACT_AT) return
+    const keys: string[] = []
+    const seqs: number[] = []
+    for (let index = this.#head; index < length; index++) {
+      const key = this.#orderKeys[index] as string
+      if (this.#entries.get(key)?.seq === this.#orderSeqs[index]) {
+        keys.push(key)
+        seqs.push(this.#orderSeqs[index] as number)
       }
-      this.#orderKeys = keys
-      this.#orderSeqs = seqs
-      this.#head = 0
     }
+    this.#orderKeys = keys
+    this.#orderSeqs = seqs
+    this.#head = 0
   }
 
-  /** Slots kept in the insertion-order list (live or not): bounded by about twice the entries. */
+  /** Slots kept in the insertion-order list, evicted ones included: at most twice the entries plus 1,024. */
   get orderSlots (): number {
-    return this.#orderKeys.length - this.#head
+    return this.#orderKeys.length
   }
 
   // jose refuses once now >= exp + leeway, and once now > iat + maxTokenAge + leeway (whole seconds).

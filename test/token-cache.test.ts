@@ -215,7 +215,7 @@ t.test('eviction stays oldest-first under churn, and its bookkeeping stays bound
     churn.get(`short-${index}`, START, 1)
   }
   t.equal(churn.size, 0)
-  t.ok(churn.orderSlots <= 1024 + 1, `${churn.orderSlots} slots left for no entry`)
+  t.ok(churn.orderSlots <= 2 + 1024, `${churn.orderSlots} slots left for no entry (the list was last checked with one entry)`)
 })
 
 t.test('at its cap the cache takes less than 20 MB', async (t) => {

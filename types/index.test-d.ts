@@ -3,7 +3,7 @@ import { expectAssignable, expectError, expectType } from 'tsd'
 import type { JSONWebKeySet } from 'jose'
 import jwtSecurity, {
   Allowed, Denied, JwtHeaderPolicy, MemoryRevocationStore, RedisRevocationStore, fromEnv, fromSettings, SETTING_NAMES,
-  type RevocationStore,
+  type RevocationStore, type TokenCacheOptions,
   type JwtClaims, type JwtIdentity, type JwtSecurityOptions, type PermitsResult, type SecurityPolicy
 } from 'fastify-jwt-security'
 
@@ -50,6 +50,9 @@ expectType<readonly string[]>(SETTING_NAMES)
 
 // Revocation.
 await Fastify().register(jwtSecurity, { secret: 'x'.repeat(64), revocation: new MemoryRevocationStore({ maxEntries: 1000 }) })
+const cache: TokenCacheOptions = { maxEntries: 50_000, maxBytes: 32 * 1024 * 1024, ttl: '2m' }
+await Fastify().register(jwtSecurity, { secret: 'x'.repeat(64), cache })
+expectError<TokenCacheOptions>({ maxEntires: 10 })
 await Fastify().register(jwtSecurity, { secret: 'x'.repeat(64), revocation: new RedisRevocationStore({ url: 'redis://127.0.0.1:6379', failOpen: false, timeout: '1s' }) })
 const customStore: RevocationStore = { isRevoked: async () => false, revokeToken: () => {}, revokeSession: () => {}, revokeAllFor: async () => {} }
 await Fastify().register(jwtSecurity, { secret: 'x'.repeat(64), revocation: customStore })
