@@ -52,7 +52,7 @@ export const contenders = [
     tokens: 'cold',
     transport: 'authorization',
     protected: '/hello',
-    compare: ['fastify-jwt-cold', 'fastify-jwt']
+    compare: ['fastify-jwt-cold', 'jose-cold', 'fastify-jwt']
   },
   {
     name: 'fastify-jwt-cold',
@@ -60,6 +60,14 @@ export const contenders = [
     tokens: 'cold',
     transport: 'authorization',
     protected: '/hello'
+  },
+  {
+    name: 'jose-cold',
+    description: 'no plugin: an onRequest hook calling jose jwtVerify with a CryptoKey (HS256 pinned): every request carries a new token',
+    tokens: 'cold',
+    transport: 'authorization',
+    protected: '/hello',
+    compare: ['fastify-jwt-cold']
   },
   {
     name: 'plugin-anonymous',

@@ -22,10 +22,11 @@ if (contender === undefined || !(seconds > 0)) {
 }
 
 const WARMUP = 2
-const TOP = 25
+const TOP = Number(process.env.PROFILE_TOP ?? 25)
 // Where a function's code lives, by its URL: the first pattern that matches names it.
 const PLACES = [
-  ['fastify-jwt-security', /\/dist\/|\/lib\/[^/]+\.ts/],
+  // The plugin's own build, not a dependency's dist/ folder.
+  ['fastify-jwt-security', /^(?!.*node_modules).*\/(dist|lib)\/[^/]+\.(js|ts)$/],
   ['jose', /node_modules\/jose\//],
   ['@fastify/jwt, fast-jwt', /node_modules\/(@fastify\/jwt|fast-jwt)\//],
   ['@fastify/cookie, cookie', /node_modules\/(@fastify\/cookie|cookie)\//],
@@ -47,8 +48,10 @@ const header = contender.transport === 'cookie' ? 'cookie' : 'authorization'
 const values = contender.tokens === null
   ? []
   : coldPool?.values ?? server.pool.map(({ token }) => header === 'cookie' ? `${contender.cookieName}=${token}` : `Bearer ${token}`)
-const rotation = new Rotation(values.length === 0 ? null : header, values)
+const rotation = new Rotation(values.length === 0 ? null : header, values, { fresh: coldPool !== null })
 const load = { url: `http://127.0.0.1:${server.port}/hello`, connections: 50, pipelining: 1, requests: rotation.requests() }
+const priming = rotation.priming()
+if (priming !== null) await autocannon({ url: load.url, ...priming })
 await autocannon({ ...load, duration: WARMUP })
 const result = await autocannon({ ...load, duration: seconds })
 await server.disconnect()

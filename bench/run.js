@@ -139,8 +139,10 @@ async function runOnce (contender, pipelining, settings, coldPool) {
     const tokens = tokensFor(contender, server.pool, coldPool)
     await check(contender, server, tokens)
     // One rotation for the warm-up and the measurement: a cold contender's tokens stay new.
-    const rotation = new Rotation(tokens.header, tokens.values)
+    const rotation = new Rotation(tokens.header, tokens.values, { fresh: contender.tokens === 'cold' })
     const load = { connections: settings.connections, pipelining }
+    const priming = rotation.priming()
+    if (priming !== null) await autocannon({ url: `http://127.0.0.1:${server.port}/hello`, ...priming })
     if (settings.warmup > 0) {
       await autocannon({ url: `http://127.0.0.1:${server.port}/hello`, ...load, duration: settings.warmup, requests: rotation.requests() })
     }
@@ -164,7 +166,7 @@ async function runOnce (contender, pipelining, settings, coldPool) {
       // cold contender had to send some twice.
       tokens: contender.tokens === null
         ? null
-        : { cold: contender.tokens === 'cold', pool: tokens.values.length, used: rotation.used, reused: contender.tokens === 'cold' && rotation.wrapped },
+        : { cold: rotation.fresh, pool: tokens.values.length, used: rotation.fresh ? rotation.used : null, reused: rotation.fresh && rotation.wrapped },
       serverRss: rss,
       autocannon: result
     }

@@ -192,9 +192,15 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     core.revocation?.addSessionMaxAge(this.maxSessionAge)
     fastify.decorateRequest(this.#state, null)
     if (this.reissueTime !== null) {
-      fastify.addHook('onSend', async (request, reply, payload) => {
-        await this.#reissue(request, reply)
-        return payload
+      // With `done` rather than async: most responses have nothing to reissue, and cost no promise.
+      fastify.addHook('onSend', (request, reply, payload, done) => {
+        const state = this.#peek(request)
+        const previous = state?.reissue ?? null
+        if (state === null || previous === null || state.settled || reply.statusCode >= 400) {
+          done(null, payload)
+          return
+        }
+        this.#reissue(request, reply, state, previous).then(() => { done(null, payload) }, done)
       })
     }
     return fastify.hasDecorator('parseCookie') ? Promise.resolve() : registerCookiePlugin(fastify)
@@ -277,11 +283,8 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     return state
   }
 
-  async #reissue (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const state = this.#peek(request)
-    if (state === null || state.reissue === null || state.settled || reply.statusCode >= 400) return
+  async #reissue (request: FastifyRequest, reply: FastifyReply, state: SessionState, previous: JwtClaims): Promise<void> {
     state.settled = true
-    const previous = state.reissue
     let custom: Record<string, unknown> = {}
     for (const name of Object.keys(previous)) {
       if (!REGISTERED_CLAIMS.has(name) && !SESSION_CLAIMS.has(name)) custom[name] = previous[name]

@@ -111,7 +111,7 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
     }
     const core = coreOf(request)
     const claims = core.tokens.cached(credential)
-    return claims === undefined ? this.#verify(request, credential, core) : this.#accept(request, claims, core)
+    return claims === undefined ? this.#verify(request, credential, core) : this.#accept(request, claims, core, true)
   }
 
   async #verify (request: FastifyRequest, token: string, core: SecurityCore): Promise<JwtIdentity | null> {
@@ -126,11 +126,11 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
       recordAuthFailure(request, { error: 'invalid_token', reason, claim }, token)
       return null
     }
-    return await this.#accept(request, claims, core)
+    return await this.#accept(request, claims, core, false)
   }
 
   // The rules verified claims must still pass, on every request: cached or not.
-  #accept (request: FastifyRequest, claims: JwtClaims, core: SecurityCore): JwtIdentity | null | Promise<JwtIdentity | null> {
+  #accept (request: FastifyRequest, claims: JwtClaims, core: SecurityCore, cached: boolean): JwtIdentity | null | Promise<JwtIdentity | null> {
     const failure = isReservedUserid(claims.sub) ? SUBJECT_RESERVED : this.checkClaims(request, claims, core)
     if (failure !== null) {
       recordAuthFailure(request, failure)
@@ -139,11 +139,12 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
     const revoked = core.revocation === null ? false : core.revocation.isRevoked(request, claims)
     if (revoked !== false || core.callback !== null) return this.#acceptLater(request, claims, core, revoked)
     // Without a callback the identity depends on the claims alone: one frozen identity per cached
-    // claims object serves every request that presents the token.
-    let identity = this.#byClaims.get(claims)
+    // claims object serves every request that presents the token. Claims just verified are not
+    // cached (yet): remembering their identity would only cost a WeakMap entry.
+    let identity = cached ? this.#byClaims.get(claims) : undefined
     if (identity === undefined) {
       identity = Object.freeze({ userid: claims.sub, principals: Object.freeze(claimPrincipals(core, claims)), claims })
-      this.#byClaims.set(claims, identity)
+      if (cached) this.#byClaims.set(claims, identity)
     }
     request.jwtClaims = claims
     this.identified(request, identity, core)

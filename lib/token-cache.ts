@@ -54,6 +54,11 @@ const KEY_LENGTH = 12
 // strings and numbers, which take about twice the token's length (its payload is most of it).
 const ENTRY_OVERHEAD = 320
 const COMPACT_AT = 1024
+// The admission filter's slots: a power of two of at least 8 times maxEntries, within these bounds
+// (512 KiB for the default 10,000). A token offered again after n other offers is still remembered
+// with a chance of about exp(-n / slots).
+const MIN_SEEN_SLOTS = 1024
+const MAX_SEEN_SLOTS = 1 << 20
 
 /**
  * Tokens that passed full verification, by their exact string, with their frozen claims: a hit
@@ -61,7 +66,9 @@ const COMPACT_AT = 1024
  * policy's own rules still run). An entry ends when verification would start refusing the token
  * (its exp, or iat + maxTokenAge, with the leeway), after `ttl`, or when the key set changes;
  * the cache holds at most `maxEntries` tokens and about `maxBytes`, dropping the oldest first.
- * Refused tokens are never cached.
+ * Refused tokens are never cached. A token is admitted the second time it is {@link offer}ed: one
+ * that is presented once (a flood of fresh tokens, every request of a one-shot client) costs no
+ * entry, no eviction and no garbage, and cannot push out the tokens that are in use.
  */
 export class TokenCache {
   readonly #entries = new Map<string, Entry>()
@@ -78,6 +85,11 @@ export class TokenCache {
   readonly #ttl: number
   readonly #rules: CacheTimeRules
   #bytes = 0
+  // Fingerprints of tokens offered once, one per slot: no allocation per token. Two tokens that
+  // share a slot overwrite each other (each then needs one more verification to be admitted) or,
+  // with equal fingerprints, one is admitted a verification early: either way only cost changes,
+  // never what a token is accepted as, since the entry itself holds and compares the whole token.
+  readonly #seen: Uint32Array
 
   constructor (options: TokenCacheOptions, rules: CacheTimeRules) {
     checkKnownOptions(options, OPTION_NAMES, 'cache.')
@@ -91,6 +103,9 @@ export class TokenCache {
     // An entry never outlives the keys that verified it: a remote set is fetched again after its cacheMaxAge.
     this.#ttl = Math.min(seconds * 1000, rules.keysMaxAge ?? Infinity)
     this.#rules = rules
+    let slots = MIN_SEEN_SLOTS
+    while (slots < 8 * maxEntries && slots < MAX_SEEN_SLOTS) slots *= 2
+    this.#seen = new Uint32Array(slots)
   }
 
   /** The number of tokens held. */
@@ -113,7 +128,22 @@ export class TokenCache {
     return undefined
   }
 
-  /** Keeps a token that just passed full verification at `now` (ms). */
+  /**
+   * Offers a token that just passed full verification at `now` (ms): it is kept when it was offered
+   * before (and its fingerprint has not been overwritten since), else only remembered as seen.
+   */
+  offer (token: string, claims: JwtClaims, now: number, generation: number): void {
+    const fingerprint = fingerprintOf(token)
+    const slot = fingerprint & (this.#seen.length - 1)
+    if (this.#seen[slot] !== fingerprint) {
+      this.#seen[slot] = fingerprint
+      return
+    }
+    this.#seen[slot] = 0
+    this.set(token, claims, now, generation)
+  }
+
+  /** Keeps a token that just passed full verification at `now` (ms), without the admission filter. */
   set (token: string, claims: JwtClaims, now: number, generation: number): void {
     const expiresAt = this.#expiry(claims, now)
     if (expiresAt <= now) return
@@ -182,6 +212,16 @@ export class TokenCache {
     this.#entries.delete(key)
     this.#bytes -= entry.bytes
   }
+}
+
+// FNV-1a over the token's last characters, which end its signature. A token whose fingerprint is 0
+// (an empty slot's) is admitted on its first offer: an early admission, like a collision.
+function fingerprintOf (token: string): number {
+  let hash = 0x811c9dc5
+  for (let index = Math.max(0, token.length - KEY_LENGTH); index < token.length; index++) {
+    hash = Math.imul(hash ^ token.charCodeAt(index), 0x01000193)
+  }
+  return hash >>> 0
 }
 
 /** Checks the `cache` option: false, or the cache's options. */

@@ -165,7 +165,7 @@ export class TokenService {
     this.#checkClaimTypes(payload)
     const claims = freezeClaims(payload)
     if (claims === null) throw new TokenRejection('claim_invalid', '__proto__')
-    this.#cache?.set(token, claims, this.#settings.now?.() ?? Date.now(), generation)
+    this.#cache?.offer(token, claims, this.#settings.now?.() ?? Date.now(), generation)
     return claims
   }
 

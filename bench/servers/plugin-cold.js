@@ -1,8 +1,8 @@
 // Contender "plugin-cold": fastify-jwt-security with its default options (header policy,
 // verified-token cache on) and HS256, under requests that each carry a token never seen before.
 // The parent signs those tokens by hand with the secret it passes in BENCH_JWT_SECRET (see
-// bench/cold-tokens.js), so every request pays the full verification, plus a cache insertion that
-// evicts the oldest entry once the cache is full: the cost of the cache when it cannot help.
+// bench/cold-tokens.js), so every request pays the full verification, plus what the cache costs when
+// it cannot help: noting the fingerprint of a token it sees for the first time.
 import Fastify from 'fastify'
 import jwtSecurity from 'fastify-jwt-security'
 import { coldSecret, serve } from './common.js'
