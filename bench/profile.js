@@ -1,7 +1,7 @@
 // CPU profile of one contender's request path: the server runs under `node --cpu-prof` while
 // autocannon loads it, then the profile's self time is summed by function and by where the code
 // lives (this plugin, jose, Fastify, Node's HTTP, …).
-//   npm run bench:profile -- [contender] [seconds]     (default plugin-hs256, 10 s)
+//   npm run bench:profile -- [contender] [seconds] [pipelining]     (default plugin-hs256, 10 s, 1)
 // The .cpuprofile file is kept in bench/results/ to open in Chrome DevTools.
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,11 +13,12 @@ import { contenders } from './contenders.js'
 import { Rotation } from './measure.js'
 import { ServerProcess } from './server-process.js'
 
-const [name = 'plugin-hs256', secondsText = '10'] = process.argv.slice(2)
+const [name = 'plugin-hs256', secondsText = '10', pipeliningText = '1'] = process.argv.slice(2)
 const seconds = Number(secondsText)
+const pipelining = Number(pipeliningText)
 const contender = contenders.find((item) => item.name === name)
-if (contender === undefined || !(seconds > 0)) {
-  console.error(`usage: npm run bench:profile -- [${contenders.map((item) => item.name).join('|')}] [seconds]`)
+if (contender === undefined || !(seconds > 0) || !Number.isInteger(pipelining) || pipelining < 1) {
+  console.error(`usage: npm run bench:profile -- [${contenders.map((item) => item.name).join('|')}] [seconds] [pipelining]`)
   process.exit(2)
 }
 
@@ -49,7 +50,7 @@ const values = contender.tokens === null
   ? []
   : coldPool?.values ?? server.pool.map(({ token }) => header === 'cookie' ? `${contender.cookieName}=${token}` : `Bearer ${token}`)
 const rotation = new Rotation(values.length === 0 ? null : header, values, { fresh: coldPool !== null })
-const load = { url: `http://127.0.0.1:${server.port}/hello`, connections: 50, pipelining: 1, requests: rotation.requests() }
+const load = { url: `http://127.0.0.1:${server.port}/hello`, connections: 50, pipelining, requests: rotation.requests() }
 const priming = rotation.priming()
 if (priming !== null) await autocannon({ url: load.url, ...priming })
 await autocannon({ ...load, duration: WARMUP })
