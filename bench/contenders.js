@@ -1,7 +1,8 @@
 // The HTTP contenders, in the order they run within the first round (later rounds start one
 // further down the list). Each one is a server script in bench/servers/ that serves GET /hello.
 //   tokens:    'server': the child signs a pool of 1,000 tokens with its own signer and sends it
-//              over IPC; every request carries the next one, round-robin.
+//              over IPC; the parent sends each token twice (priming), then every connection
+//              goes through the pool in turn, one prepared request per token.
 //              'cold': the parent signs a pool of tokens never seen before (bench/cold-tokens.js),
 //              big enough that no token is sent twice in a run; the child gets the secret.
 //              null: requests carry no token.

@@ -13,13 +13,18 @@ import autocannon from 'autocannon'
  * request anew.
  */
 export class Rotation {
-  #next = 0
-  used = 0
+  // Shared by the warm-up and the measurement of a fresh pool.
+  #cursor = { next: 0, sent: 0 }
 
   constructor (header, values, { fresh = false } = {}) {
     this.header = header
     this.values = values
     this.fresh = fresh
+  }
+
+  /** Values handed out from a fresh pool so far. */
+  get used () {
+    return this.#cursor.sent
   }
 
   get wrapped () {
@@ -34,22 +39,8 @@ export class Rotation {
    * pool of 1,000, a cold first round of 50,000 requests. Null for a fresh pool or no pool.
    */
   priming () {
-    const { header, values } = this
-    if (this.fresh || values.length === 0) return null
-    let next = 0
-    return {
-      amount: 2 * values.length,
-      connections: 1,
-      requests: [{
-        method: 'GET',
-        path: '/hello',
-        setupRequest: (request) => {
-          request.headers[header] = values[next]
-          next = (next + 1) % values.length
-          return request
-        }
-      }]
-    }
+    if (this.fresh || this.values.length === 0) return null
+    return { amount: 2 * this.values.length, connections: 1, requests: [inOrder(this.header, this.values, { next: 0, sent: 0 })] }
   }
 
   /** Requests for autocannon: GET /hello, with the values as described above. */
@@ -57,16 +48,21 @@ export class Rotation {
     const { header, values } = this
     if (values.length === 0) return [{ method: 'GET', path: '/hello' }]
     if (!this.fresh) return values.map((value) => ({ method: 'GET', path: '/hello', headers: { [header]: value } }))
-    return [{
-      method: 'GET',
-      path: '/hello',
-      setupRequest: (request) => {
-        request.headers[header] = values[this.#next]
-        this.#next = this.#next + 1 === values.length ? 0 : this.#next + 1
-        this.used++
-        return request
-      }
-    }]
+    return [inOrder(header, values, this.#cursor)]
+  }
+}
+
+// One request that autocannon builds anew each time, with the value at `cursor`, then moves it on.
+function inOrder (header, values, cursor) {
+  return {
+    method: 'GET',
+    path: '/hello',
+    setupRequest: (request) => {
+      request.headers[header] = values[cursor.next]
+      cursor.next = cursor.next + 1 === values.length ? 0 : cursor.next + 1
+      cursor.sent++
+      return request
+    }
   }
 }
 
