@@ -6,6 +6,7 @@ import { coreOf, type IdentityCallback, type SecurityCore } from './core.js'
 import { PolicyFailedError } from './errors.js'
 import { Allowed, Denied, type PermitsResult, type SecurityPolicy } from './policy.js'
 import { ANONYMOUS_PRINCIPALS, Authenticated, Everyone, isReservedUserid } from './principals.js'
+import type { CachedToken } from './token-cache.js'
 import type { TokenRejection } from './token-rejection.js'
 
 /**
@@ -110,8 +111,8 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
       return null
     }
     const core = coreOf(request)
-    const claims = core.tokens.cached(credential)
-    return claims === undefined ? this.#verify(request, credential, core) : this.#accept(request, claims, core, true)
+    const hit = core.tokens.cached(credential)
+    return hit === undefined ? this.#verify(request, credential, core) : this.#accept(request, hit.claims, core, hit)
   }
 
   async #verify (request: FastifyRequest, token: string, core: SecurityCore): Promise<JwtIdentity | null> {
@@ -126,11 +127,11 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
       recordAuthFailure(request, { error: 'invalid_token', reason, claim }, token)
       return null
     }
-    return await this.#accept(request, claims, core, false)
+    return await this.#accept(request, claims, core, null)
   }
 
   // The rules verified claims must still pass, on every request: cached or not.
-  #accept (request: FastifyRequest, claims: JwtClaims, core: SecurityCore, cached: boolean): JwtIdentity | null | Promise<JwtIdentity | null> {
+  #accept (request: FastifyRequest, claims: JwtClaims, core: SecurityCore, hit: CachedToken | null): JwtIdentity | null | Promise<JwtIdentity | null> {
     const failure = isReservedUserid(claims.sub) ? SUBJECT_RESERVED : this.checkClaims(request, claims, core)
     if (failure !== null) {
       recordAuthFailure(request, failure)
@@ -138,20 +139,18 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
     }
     const revoked = core.revocation === null ? false : core.revocation.isRevoked(request, claims)
     if (revoked !== false || core.callback !== null) return this.#acceptLater(request, claims, core, revoked)
-    // Without a callback the identity depends on the claims alone: one frozen identity per cached
-    // claims object serves every request that presents the token. Claims just verified are not
-    // cached (yet): remembering their identity would only cost a WeakMap entry.
-    let identity = cached ? this.#byClaims.get(claims) : undefined
+    // Without a callback the identity depends on the claims and the plugin's options alone, the same
+    // for every JWT policy of the registration: one frozen identity, kept in the cache entry, serves
+    // every request that presents the token. Claims just verified are not cached (yet).
+    let identity = hit?.derived as JwtIdentity | undefined
     if (identity === undefined) {
       identity = Object.freeze({ userid: claims.sub, principals: Object.freeze(claimPrincipals(core, claims)), claims })
-      if (cached) this.#byClaims.set(claims, identity)
+      if (hit !== null) hit.derived = identity
     }
     request.jwtClaims = claims
     this.identified(request, identity, core)
     return identity
   }
-
-  readonly #byClaims = new WeakMap<JwtClaims, JwtIdentity>()
 
   async #acceptLater (request: FastifyRequest, claims: JwtClaims, core: SecurityCore, revoked: boolean | Promise<boolean>): Promise<JwtIdentity | null> {
     if (await revoked) {

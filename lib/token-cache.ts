@@ -33,10 +33,18 @@ export interface CacheTimeRules {
   readonly keysMaxAge?: number | null
 }
 
-interface Entry {
-  /** The whole token: the map key is only its end. */
-  readonly token: string
+/**
+ * A token found in the cache: its claims, and what a policy derived from them alone (the identity
+ * of the JWT policies), kept with the entry so that a hit builds nothing and looks up nothing else.
+ */
+export interface CachedToken {
   readonly claims: JwtClaims
+  derived: unknown
+}
+
+interface Entry extends CachedToken {
+  /** The whole token: the map key is only a fingerprint of its end. */
+  readonly token: string
   /** Milliseconds since the epoch: from then on, verification would refuse the token. */
   readonly expiresAt: number
   /** The key set's generation when the token verified: a changed key set voids the entry. */
@@ -46,9 +54,10 @@ interface Entry {
 }
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(['maxEntries', 'maxBytes', 'ttl'])
-// Entries are found by the last characters of the token, which end its signature: hashing a few
-// characters rather than the whole token halves the cost of a lookup. The whole token is then
-// compared, so two tokens that end alike are two tokens, never one (catalogue F4).
+// Entries are found by a fingerprint of the token's last characters, which end its signature: a
+// small integer key costs no string allocation or hashing, and the map compares keys without
+// reading a string. The whole token is then compared, so two tokens whose fingerprints collide are
+// two tokens, never one (catalogue F4): the newer takes the older's place.
 const KEY_LENGTH = 12
 // A Map entry, the entry object and the frozen claims' objects, beyond the token and the claims'
 // strings and numbers, which take about twice the token's length (its payload is most of it).
@@ -71,12 +80,12 @@ const MAX_SEEN_SLOTS = 1 << 20
  * entry, no eviction and no garbage, and cannot push out the tokens that are in use.
  */
 export class TokenCache {
-  readonly #entries = new Map<string, Entry>()
+  readonly #entries = new Map<number, Entry>()
   // Insertion order, for evicting the oldest: a Map's first entry costs a scan past every entry
   // deleted before it (V8 keeps them as holes until it rehashes), microseconds on a full cache.
   // Each slot is a key and the sequence number of the entry it was written for: a slot whose
   // entry is gone (expired, replaced) no longer matches and is skipped.
-  #orderKeys: string[] = []
+  #orderKeys: number[] = []
   #orderSeqs: number[] = []
   #head = 0
   #seq = 0
@@ -120,10 +129,15 @@ export class TokenCache {
 
   /** The claims of a token verified earlier and still valid at `now` (ms) under key set `generation`. */
   get (token: string, now: number, generation: number): JwtClaims | undefined {
-    const key = token.slice(-KEY_LENGTH)
+    return this.lookup(token, now, generation)?.claims
+  }
+
+  /** As {@link get}, with the entry's `derived` slot. */
+  lookup (token: string, now: number, generation: number): CachedToken | undefined {
+    const key = fingerprintOf(token)
     const entry = this.#entries.get(key)
     if (entry === undefined || entry.token !== token) return undefined
-    if (now < entry.expiresAt && entry.generation === generation) return entry.claims
+    if (now < entry.expiresAt && entry.generation === generation) return entry
     this.#delete(key, entry)
     return undefined
   }
@@ -140,21 +154,24 @@ export class TokenCache {
       return
     }
     this.#seen[slot] = 0
-    this.set(token, claims, now, generation)
+    this.#insert(fingerprint, token, claims, now, generation)
   }
 
   /** Keeps a token that just passed full verification at `now` (ms), without the admission filter. */
   set (token: string, claims: JwtClaims, now: number, generation: number): void {
+    this.#insert(fingerprintOf(token), token, claims, now, generation)
+  }
+
+  #insert (key: number, token: string, claims: JwtClaims, now: number, generation: number): void {
     const expiresAt = this.#expiry(claims, now)
     if (expiresAt <= now) return
     const bytes = ENTRY_OVERHEAD + token.length * 3
     if (bytes > this.#maxBytes) return
-    const key = token.slice(-KEY_LENGTH)
     const previous = this.#entries.get(key)
     if (previous !== undefined) this.#delete(key, previous)
     while (this.#entries.size >= this.#maxEntries || this.#bytes + bytes > this.#maxBytes) this.#evictOldest()
     const seq = ++this.#seq
-    this.#entries.set(key, { token, claims, expiresAt, generation, bytes, seq })
+    this.#entries.set(key, { token, claims, derived: undefined, expiresAt, generation, bytes, seq })
     this.#bytes += bytes
     this.#orderKeys.push(key)
     this.#orderSeqs.push(seq)
@@ -164,7 +181,7 @@ export class TokenCache {
   #evictOldest (): void {
     for (;;) {
       const index = this.#head++
-      const key = this.#orderKeys[index] as string
+      const key = this.#orderKeys[index] as number
       const entry = this.#entries.get(key)
       if (entry !== undefined && entry.seq === this.#orderSeqs[index]) {
         this.#delete(key, entry)
@@ -180,10 +197,10 @@ export class TokenCache {
   #compactOrder (): void {
     const length = this.#orderKeys.length
     if (length <= 2 * this.#entries.size + COMPACT_AT) return
-    const keys: string[] = []
+    const keys: number[] = []
     const seqs: number[] = []
     for (let index = this.#head; index < length; index++) {
-      const key = this.#orderKeys[index] as string
+      const key = this.#orderKeys[index] as number
       if (this.#entries.get(key)?.seq === this.#orderSeqs[index]) {
         keys.push(key)
         seqs.push(this.#orderSeqs[index] as number)
@@ -208,20 +225,21 @@ export class TokenCache {
     return expiresAt
   }
 
-  #delete (key: string, entry: Entry): void {
+  #delete (key: number, entry: Entry): void {
     this.#entries.delete(key)
     this.#bytes -= entry.bytes
   }
 }
 
-// FNV-1a over the token's last characters, which end its signature. A token whose fingerprint is 0
-// (an empty slot's) is admitted on its first offer: an early admission, like a collision.
-function fingerprintOf (token: string): number {
+// FNV-1a over the token's last characters, which end its signature, in 30 bits: V8 keeps such a
+// number as a small integer (no heap number per lookup). A token whose fingerprint is 0 (an empty
+// slot's) is admitted on its first offer: an early admission, like a collision.
+export function fingerprintOf (token: string): number {
   let hash = 0x811c9dc5
   for (let index = Math.max(0, token.length - KEY_LENGTH); index < token.length; index++) {
     hash = Math.imul(hash ^ token.charCodeAt(index), 0x01000193)
   }
-  return hash >>> 0
+  return hash >>> 2
 }
 
 /** Checks the `cache` option: false, or the cache's options. */

@@ -4,7 +4,7 @@ import { freezeClaims, toTokenClaims, type ClaimEncoder, type JwtClaims } from '
 import { toSeconds, type Duration } from './durations.js'
 import { InvalidClaimsError, NoSigningKeyError } from './errors.js'
 import type { KeyRing } from './key-ring.js'
-import { TokenCache, type TokenCacheOptions } from './token-cache.js'
+import { TokenCache, type CachedToken, type TokenCacheOptions } from './token-cache.js'
 import { TokenRejection, type TokenRejectionReason } from './token-rejection.js'
 
 /**
@@ -125,16 +125,17 @@ export class TokenService {
   }
 
   /**
-   * The claims of `token` when it passed full verification earlier and would pass it now, from the
-   * cache; undefined otherwise (then call {@link verify}). Synchronous: a hit costs no promise.
+   * The cache entry of `token` (its claims, and a slot for what a policy derives from them) when it
+   * passed full verification earlier and would pass it now; undefined otherwise (then call
+   * {@link verifyAnew}). Synchronous: a hit costs no promise.
    */
-  cached (token: string): JwtClaims | undefined {
-    return this.#cache?.get(token, this.#settings.now?.() ?? Date.now(), this.#settings.keys.generation)
+  cached (token: string): CachedToken | undefined {
+    return this.#cache?.lookup(token, this.#settings.now?.() ?? Date.now(), this.#settings.keys.generation)
   }
 
   /** The verified, frozen claims of `token`; rejects with a {@link TokenRejection} for anything else. */
   async verify (token: string): Promise<JwtClaims> {
-    return this.cached(token) ?? await this.verifyAnew(token)
+    return this.cached(token)?.claims ?? await this.verifyAnew(token)
   }
 
   /** As {@link verify}, for a token {@link cached} just missed: the full verification, then the cache. */

@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
 import { decodeJwt, type JWK } from 'jose'
 import jwtSecurity, { MemoryRevocationStore, type JwtClaims, type JwtSecurityOptions } from '../lib/index.js'
-import { TokenCache } from '../lib/token-cache.js'
+import { fingerprintOf, TokenCache } from '../lib/token-cache.js'
 import { SECRET } from './helpers/app.js'
 import { startJwksServer } from './helpers/jwks-server.js'
 import { keyPair } from './helpers/keys.js'
@@ -37,6 +37,18 @@ async function buildApp (options: Partial<JwtSecurityOptions> = {}, routes: (app
   routes(app)
   await app.ready()
   return { app, clock }
+}
+
+// Two token-like strings with the same cache key, found by the birthday bound (about 2^15 tries).
+function collidingTokens (): [string, string] {
+  const byKey = new Map<number, string>()
+  for (let index = 0; ; index++) {
+    const token = `header.payload.${createHmac('sha256', 'collide').update(String(index)).digest('base64url')}`
+    const key = fingerprintOf(token)
+    const earlier = byKey.get(key)
+    if (earlier !== undefined) return [earlier, token]
+    byKey.set(key, token)
+  }
 }
 
 function exposedGc (): () => void {
@@ -146,18 +158,26 @@ t.test('revocation and the identity callback still run on a hit', async (t) => {
   t.equal(await status(app, token), 401, 'revoked after it was cached: refused')
 })
 
-t.test('cached claims are the same frozen object; an identity is built per request', async (t) => {
+t.test('cached claims are the same frozen object, and so is the identity built from them on hits', async (t) => {
   const claims: JwtClaims[] = []
+  const identities: unknown[] = []
   const { app } = await buildApp({}, (app) => {
-    app.get('/claims', async (request) => { claims.push(request.jwtClaims as JwtClaims); return 'ok' })
+    app.get('/claims', async (request) => { claims.push(request.jwtClaims as JwtClaims); identities.push(request.identity); return 'ok' })
   })
   t.teardown(() => app.close())
   const token = await app.createJwtToken('alice', { roles: ['a'] })
-  for (let index = 0; index < 3; index++) await app.inject({ url: '/claims', headers: { authorization: `Bearer ${token}` } })
+  for (let index = 0; index < 4; index++) await app.inject({ url: '/claims', headers: { authorization: `Bearer ${token}` } })
   t.not(claims[0], claims[1], 'verified twice before it is admitted: two copies')
   t.equal(claims[1], claims[2], 'the hit serves the admitted copy')
   t.ok(Object.isFrozen(claims[0]))
   t.ok(Object.isFrozen(claims[1]?.roles))
+  t.not(identities[1], identities[2], 'the admitting verification builds its own identity')
+  t.equal(identities[2], identities[3], 'hits share the identity kept with the entry')
+  t.same(identities[3], { userid: 'alice', principals: ['system.Everyone', 'system.Authenticated', 'alice', 'a'], claims: claims[2] })
+  t.ok(Object.isFrozen(identities[3]))
+  const other = await app.createJwtToken('bob')
+  for (let index = 0; index < 3; index++) await app.inject({ url: '/claims', headers: { authorization: `Bearer ${other}` } })
+  t.equal((identities[6] as { userid: string }).userid, 'bob', 'each entry keeps its own identity')
 })
 
 t.test('an entry is bound to the keys that verified it: a refetched JWK Set verifies again', async (t) => {
@@ -235,6 +255,20 @@ t.test('bounds: entries and bytes; the oldest goes first', async (t) => {
   alike.set('other-token.same-ending', claims('other'), START, 0)
   t.equal(alike.get('other-token.same-ending', START, 0)?.sub, 'other')
   t.equal(alike.get('first-token.same-ending', START, 0), undefined, 'the newer one took the place of the older')
+  const [one, two] = collidingTokens()
+  t.equal(fingerprintOf(one), fingerprintOf(two), 'the two tokens have the same cache key')
+  const colliding = new TokenCache({}, rules)
+  colliding.set(one, claims('one'), START, 0)
+  t.equal(colliding.get(two, START, 0), undefined, 'a colliding key finds nothing for the other token (F4)')
+  colliding.set(two, claims('two'), START, 0)
+  t.equal(colliding.get(two, START, 0)?.sub, 'two')
+  t.equal(colliding.get(one, START, 0), undefined, 'the newer took the key; the older is verified again, never served the newer claims')
+  t.equal(colliding.size, 1)
+  const entry = colliding.lookup(two, START, 0)
+  if (entry !== undefined) entry.derived = 'derived from two'
+  t.equal(colliding.lookup(two, START, 0)?.derived, 'derived from two', 'what a policy derives is kept with the entry')
+  colliding.set(one, claims('one'), START, 0)
+  t.equal(colliding.lookup(one, START, 0)?.derived, undefined, 'a new entry under the same key starts with nothing derived from other claims')
   const expired = new TokenCache({}, rules)
   expired.set('old', Object.freeze({ sub: 'a', iat: S - 100, exp: S - 1 }), START, 0)
   t.equal(expired.size, 0, 'an already expired token is not kept')

@@ -77,6 +77,17 @@ t.test('sign without expiry when expiresIn is null', async (t) => {
   t.equal((await tokens.verify(await tokens.sign('alice'))).sub, 'alice')
 })
 
+t.test('verify: a token verified twice is then answered from the cache, with the same frozen claims', async (t) => {
+  const tokens = await service({ cache: {} })
+  const token = await tokens.sign('alice')
+  t.equal(tokens.cached(token), undefined, 'not cached before any verification')
+  const first = await tokens.verify(token)
+  const second = await tokens.verify(token)
+  t.not(first, second, 'admitted on the second verification: two copies so far')
+  t.equal(tokens.cached(token)?.claims, second)
+  t.equal(await tokens.verify(token), second, 'the third is the cached copy')
+})
+
 t.test('sign refuses bad userids, claims and options with TypeErrors', async (t) => {
   const tokens = await service({ maxTokenAge: 600 })
   const badCalls: Array<[string, () => Promise<string>]> = [

@@ -4,8 +4,9 @@ import t, { type Test } from 'tap'
 import { keyPair } from '../helpers/keys.js'
 import {
   AUDIENCE, b64u, buildChainHarness, buildHarness, claims, countCalls, CountingHeaderPolicy, eachConfig, expectCfg, expectOutcome, header, httpGet,
-  ISSUER, jws, listen, makeConfig, segments, signed, tokenOfLength, workFor, type Harness
+  ISSUER, jws, listen, makeConfig, NOW, NOW_MS, segments, signed, tokenOfLength, validToken, workFor, type Config, type Harness
 } from './helpers.js'
+import { fingerprintOf } from '../../lib/token-cache.js'
 import { rsaPublicKeyOfSize } from './key-encodings.js'
 
 /** Refused with `reason`, with no signature verification (and, when `parses` is 0, no JSON parsing). */
@@ -103,6 +104,68 @@ t.test('F3 weak or expensive RSA keys are refused at register', async (t) => {
       }
     })
   }
+})
+
+// Two valid tokens of `config` whose verified-token cache keys collide, with the subjects `sub`,
+// found by the birthday bound (about 2^15 signatures).
+function collidingTokens (config: Config): Array<{ token: string, sub: string }> {
+  const byKey = new Map<number, { token: string, sub: string }>()
+  for (let index = 0; ; index++) {
+    const sub = `user-${index}`
+    const token = validToken(config, { sub })
+    const key = fingerprintOf(token)
+    const earlier = byKey.get(key)
+    if (earlier !== undefined) return [earlier, { token, sub }]
+    byKey.set(key, { token, sub })
+  }
+}
+
+t.test('F4 verification cache: a hit re-checks the time, a future nbf is honoured, colliding keys never mix identities', async (t) => {
+  await eachConfig(t, async (t, config) => {
+    const clock = { now: NOW_MS }
+    const L = config.leeway
+    // The genuine token of invariant 3 must outlive every clock move below.
+    const harness = await buildHarness(t, config, { options: { now: () => clock.now }, genuine: validToken(config, { exp: NOW + 3000 }) })
+    const verifies = async (token: string) => (await workFor(harness, `Bearer ${token}`)).verifies
+
+    // 1. Cached, then replayed after its exp: the hit checks the time, and the replay is R401-expired.
+    const expiring = validToken(config, { exp: NOW + 60 })
+    await expectOutcome(t, harness, expiring, 'OK', 'a token expiring in 60 s, twice (admitted to the cache)')
+    t.equal(await verifies(expiring), 0, 'then served from the cache: no signature verification')
+    clock.now = (NOW + 60 + L) * 1000 - 1
+    await expectOutcome(t, harness, expiring, 'OK', `the last millisecond before exp + ${L}`)
+    clock.now = (NOW + 60 + L) * 1000
+    await expectOutcome(t, harness, expiring, 'R401-expired', `replayed at exp + ${L}`)
+    t.equal(await verifies(expiring), 1, 'the entry ended: the replay is verified again, and refused')
+    clock.now = NOW_MS
+
+    // 2. With exp but no iat (fast-jwt cached these past their exp): the plugin requires iat, so
+    // such a token is refused at once, and what is refused is never cached.
+    const noIat = validToken(config, { iat: undefined, exp: NOW + 60 })
+    const failure = await expectOutcome(t, harness, noIat, 'R401', 'exp without iat')
+    t.equal(failure?.claim, 'iat', 'refused for its missing iat')
+    t.equal(await verifies(noIat), 1, 'refused tokens are not cached: verified again')
+
+    // 3. Presented while its nbf is in the future: refused, and valid from nbf (with the leeway) only.
+    const notYet = validToken(config, { nbf: NOW + L + 10 })
+    await expectOutcome(t, harness, notYet, 'R401', 'nbf in the future, twice')
+    await expectOutcome(t, harness, notYet, 'R401', 'nbf in the future, again: nothing was cached')
+    clock.now = (NOW + 10) * 1000 - 1
+    await expectOutcome(t, harness, notYet, 'R401', `the last millisecond before nbf - ${L}`)
+    clock.now = (NOW + 10) * 1000
+    await expectOutcome(t, harness, notYet, 'OK', `at nbf - ${L}`)
+    clock.now = NOW_MS
+
+    // 4. Two valid tokens whose cache keys collide: each is only ever its own identity.
+    const [first, second] = collidingTokens(config) as [{ token: string, sub: string }, { token: string, sub: string }]
+    t.not(first.token, second.token)
+    await expectOutcome(t, harness, first.token, 'OK', 'the first of a colliding pair (admitted)', first.sub)
+    t.equal(await verifies(first.token), 0, 'the first is served from the cache')
+    await expectOutcome(t, harness, second.token, 'OK', 'the second of the pair: its own identity', second.sub)
+    await expectOutcome(t, harness, second.token, 'OK', 'the second, from the cache', second.sub)
+    t.equal(await verifies(first.token), 1, 'the first lost the key to the second: verified again, never served the second\'s claims')
+    await expectOutcome(t, harness, first.token, 'OK', 'the first again: its own identity', first.sub)
+  })
 })
 
 t.test('F5 regular expressions for audience and issuer are refused', async (t) => {
