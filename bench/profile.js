@@ -1,6 +1,6 @@
 // CPU profile of one contender's request path: the server runs under `node --cpu-prof` while
 // autocannon loads it, then the profile's self time is summed by function and by where the code
-// lives (this plugin, jose, Fastify, Node's HTTP, …).
+// lives (this plugin, jose, Fastify, Node's HTTP, …), and the plugin's own time by source line.
 //   npm run bench:profile -- [contender] [seconds] [pipelining]     (default plugin-hs256, 10 s, 1)
 // The .cpuprofile file is kept in bench/results/ to open in Chrome DevTools.
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
@@ -72,6 +72,9 @@ for (let index = 0; index < profile.samples.length; index++) {
 }
 const byFunction = new Map()
 const byPlace = new Map()
+// The plugin's self time by source line (of dist/*.js), from the samples' line ticks: a function's
+// time is shared among its lines, which tells which statement of an inlined function costs.
+const byLine = new Map()
 let total = 0
 for (const node of profile.nodes) {
   const micros = selfMicros.get(node.id) ?? 0
@@ -82,6 +85,13 @@ for (const node of profile.nodes) {
   byFunction.set(key, (byFunction.get(key) ?? 0) + micros)
   byPlace.set(place, (byPlace.get(place) ?? 0) + micros)
   if (place !== 'idle') total += micros
+  const lines = node.positionTicks ?? []
+  const ticks = lines.reduce((sum, line) => sum + line.ticks, 0)
+  if (place !== 'fastify-jwt-security' || ticks === 0) continue
+  for (const line of lines) {
+    const where = `${url.replace(/^file:\/\/.*\/(dist|lib)\//, '$1/')}:${line.line} ${functionName || '(anonymous)'}`
+    byLine.set(where, (byLine.get(where) ?? 0) + micros * line.ticks / ticks)
+  }
 }
 const requests = result.requests.total
 const percent = (micros) => `${(100 * micros / total).toFixed(1).padStart(5)} %`
@@ -94,4 +104,8 @@ for (const [place, micros] of [...byPlace].filter(([place]) => place !== 'idle')
 console.log(`\nTop ${TOP} functions by self time:`)
 for (const [key, micros] of [...byFunction].filter(([key]) => !key.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, TOP)) {
   console.log(`  ${percent(micros)} ${perRequest(micros)}  ${key}`)
+}
+console.log(`\nTop ${TOP} lines of the plugin's code by self time (lines of its build):`)
+for (const [where, micros] of [...byLine].sort((a, b) => b[1] - a[1]).slice(0, TOP)) {
+  console.log(`  ${percent(micros)} ${perRequest(micros)}  ${where}`)
 }

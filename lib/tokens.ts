@@ -138,10 +138,28 @@ export class TokenService {
     return this.cached(token)?.claims ?? await this.verifyAnew(token)
   }
 
-  /** As {@link verify}, for a token {@link cached} just missed: the full verification, then the cache. */
-  async verifyAnew (token: string): Promise<JwtClaims> {
-    if (token.length > this.#settings.maxTokenLength) throw new TokenRejection('token_too_long')
-    if (!isCompactJws(token)) throw new TokenRejection('token_malformed')
+  /**
+   * As {@link verify}, for a token {@link cached} just missed: the full verification, then the
+   * cache. Calls for a token whose verification is under way share it (its claims or its refusal).
+   */
+  verifyAnew (token: string): Promise<JwtClaims> {
+    // Cheap refusals first: an oversized or malformed string is never hashed into the map.
+    if (token.length > this.#settings.maxTokenLength) return Promise.reject(new TokenRejection('token_too_long'))
+    if (!isCompactJws(token)) return Promise.reject(new TokenRejection('token_malformed'))
+    const pending = this.#inFlight.get(token)
+    if (pending !== undefined) return pending
+    const verification = this.#verifyFully(token)
+    this.#inFlight.set(token, verification)
+    const settled = (): void => { this.#inFlight.delete(token) }
+    verification.then(settled, settled)
+    return verification
+  }
+
+  // An app's parallel calls right after login carry the same new token: one verification serves
+  // them all. Only verifications under way are here, so the map is as large as the concurrency.
+  readonly #inFlight = new Map<string, Promise<JwtClaims>>()
+
+  async #verifyFully (token: string): Promise<JwtClaims> {
     const keys = this.#settings.keys
     let generation = keys.generation
     let verified: JWTVerifyResult

@@ -158,6 +158,24 @@ t.test('revocation and the identity callback still run on a hit', async (t) => {
   t.equal(await status(app, token), 401, 'revoked after it was cached: refused')
 })
 
+t.test('requests that present a new token at once share its verification; each still runs the callback and revocation', async (t) => {
+  const counter = countVerifications(t)
+  const seen: string[] = []
+  const { app } = await buildApp({
+    cache: false,
+    revocation: new MemoryRevocationStore(),
+    callback: (userid) => { seen.push(userid); return ['role:user'] }
+  })
+  t.teardown(() => app.close())
+  const token = await app.createJwtToken('alice')
+  t.same(await Promise.all([status(app, token), status(app, token), status(app, token), status(app, token)]), [200, 200, 200, 200])
+  t.equal(counter.count, 1, 'four requests at once, one signature verification, even with the cache off')
+  t.same(seen, ['alice', 'alice', 'alice', 'alice'], 'the callback ran for each request')
+  await app.revokeToken(decodeJwt(token))
+  t.same(await Promise.all([status(app, token), status(app, token)]), [401, 401], 'revoked: each request refused')
+  t.equal(counter.count, 2, 'settled verifications are not kept: verified again (and shared again)')
+})
+
 t.test('cached claims are the same frozen object, and so is the identity built from them on hits', async (t) => {
   const claims: JwtClaims[] = []
   const identities: unknown[] = []

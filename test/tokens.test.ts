@@ -88,6 +88,35 @@ t.test('verify: a token verified twice is then answered from the cache, with the
   t.equal(await tokens.verify(token), second, 'the third is the cached copy')
 })
 
+t.test('verifyAnew: calls for a token whose verification is under way share it, its refusal included', async (t) => {
+  const subtle = globalThis.crypto.subtle
+  const original = subtle.verify
+  let verifications = 0
+  subtle.verify = async function (...args: Parameters<typeof original>) { verifications++; return await original.apply(subtle, args) }
+  t.teardown(() => { subtle.verify = original })
+  for (const cache of [null, {}]) {
+    const tokens = await service({ cache })
+    const token = await tokens.sign('alice')
+    verifications = 0
+    const together = [tokens.verifyAnew(token), tokens.verifyAnew(token), tokens.verify(token)]
+    t.equal(together[0], together[1], `the same promise (cache ${cache === null ? 'off' : 'on'})`)
+    const claims = await Promise.all(together)
+    t.equal(verifications, 1, 'three calls at once, one signature verification')
+    t.ok(claims.every((each) => each === claims[0] && each.sub === 'alice'), 'the same frozen claims for all')
+    await tokens.verifyAnew(token)
+    t.equal(verifications, 2, 'once settled, nothing is shared: the next call verifies again')
+    const forged = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`
+    const refusals = await Promise.all([rejected(tokens.verifyAnew(forged)), rejected(tokens.verifyAnew(forged))])
+    t.equal(verifications, 3, 'a refused token at once: one verification')
+    t.match(refusals, [{ reason: 'signature_invalid' }, { reason: 'signature_invalid' }])
+    t.match(await rejected(tokens.verifyAnew(forged)), { reason: 'signature_invalid' })
+    t.equal(verifications, 4, 'refusals are not kept either')
+  }
+  const tokens = await service({ maxTokenLength: 64 })
+  t.match(await rejected(tokens.verifyAnew('x'.repeat(65))), { reason: 'token_too_long' })
+  t.match(await rejected(tokens.verifyAnew('not a token')), { reason: 'token_malformed' })
+})
+
 t.test('sign refuses bad userids, claims and options with TypeErrors', async (t) => {
   const tokens = await service({ maxTokenAge: 600 })
   const badCalls: Array<[string, () => Promise<string>]> = [
