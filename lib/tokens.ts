@@ -4,7 +4,7 @@ import { freezeClaims, toTokenClaims, type ClaimEncoder, type JwtClaims } from '
 import { toSeconds, type Duration } from './durations.js'
 import { InvalidClaimsError, NoSigningKeyError } from './errors.js'
 import type { KeyRing } from './key-ring.js'
-import { TokenCache, type CachedToken, type TokenCacheOptions } from './token-cache.js'
+import { fingerprintOf, TokenCache, type CachedToken, type TokenCacheOptions } from './token-cache.js'
 import { TokenRejection, type TokenRejectionReason } from './token-rejection.js'
 
 /**
@@ -48,6 +48,13 @@ const CANONICAL_LAST_OF_3 = codes('AEIMQUYcgkosw048')
 const CANONICAL_LAST_OF_2 = codes('AQgw')
 // 9999-12-31: a NumericDate beyond this is not a date but an attempt at "never".
 const MAX_NUMERIC_DATE = 253402300799
+
+interface InFlight {
+  readonly token: string
+  verification: Promise<JwtClaims>
+}
+// The placeholder of an entry for the moment between its insertion and its verification's start.
+const REGISTERING: Promise<JwtClaims> = new Promise(() => {})
 const MAX_SUBJECT_LENGTH = 1024
 
 /** The longest lifetime a created token may have: 366 days. Longer-lived tokens belong to `expiresIn: false` and revocation. */
@@ -143,23 +150,28 @@ export class TokenService {
    * cache. Calls for a token whose verification is under way share it (its claims or its refusal).
    */
   verifyAnew (token: string): Promise<JwtClaims> {
-    // Cheap refusals first: an oversized or malformed string is never hashed into the map.
+    // Cheap refusals first: they cost no entry in the map of verifications under way.
     if (token.length > this.#settings.maxTokenLength) return Promise.reject(new TokenRejection('token_too_long'))
     if (!isCompactJws(token)) return Promise.reject(new TokenRejection('token_malformed'))
-    const pending = this.#inFlight.get(token)
-    if (pending !== undefined) return pending
-    const verification = this.#verifyFully(token)
-    this.#inFlight.set(token, verification)
-    const settled = (): void => { this.#inFlight.delete(token) }
-    verification.then(settled, settled)
-    return verification
+    const key = fingerprintOf(token)
+    const pending = this.#inFlight.get(key)
+    if (pending !== undefined) {
+      // Another token with the same fingerprint is under way: verified on its own, not shared.
+      return pending.token === token ? pending.verification : this.#verifyFully(token, key, null)
+    }
+    // In the map before the verification starts, so that it can only ever remove its own entry.
+    const shared: InFlight = { token, verification: REGISTERING }
+    this.#inFlight.set(key, shared)
+    shared.verification = this.#verifyFully(token, key, shared)
+    return shared.verification
   }
 
   // An app's parallel calls right after login carry the same new token: one verification serves
-  // them all. Only verifications under way are here, so the map is as large as the concurrency.
-  readonly #inFlight = new Map<string, Promise<JwtClaims>>()
+  // them all. Only verifications under way are here (by the cache's fingerprint, then the whole
+  // token), so the map is as large as the concurrency.
+  readonly #inFlight = new Map<number, InFlight>()
 
-  async #verifyFully (token: string): Promise<JwtClaims> {
+  async #verifyFully (token: string, key: number, shared: InFlight | null): Promise<JwtClaims> {
     const keys = this.#settings.keys
     let generation = keys.generation
     let verified: JWTVerifyResult
@@ -179,6 +191,9 @@ export class TokenService {
       // to use, such as a short RSA key in a remote set: the operator's problem, not the token's.
       if (typeof code !== 'string') throw new TokenRejection('key_unusable', undefined, error)
       throw new TokenRejection(JOSE_REASONS[code] ?? 'token_malformed', claim)
+    } finally {
+      // What follows is synchronous: no call can join between this and the outcome.
+      if (shared !== null) this.#inFlight.delete(key)
     }
     const payload = verified.payload as Record<string, unknown>
     this.#checkClaimTypes(payload)

@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import t from 'tap'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { buildKeyRing } from '../lib/key-ring.js'
+import { fingerprintOf } from '../lib/token-cache.js'
 import type { Algorithm } from '../lib/keys.js'
 import { isCompactJws, TokenService, type TokenSettings } from '../lib/tokens.js'
 import { SECRET } from './helpers/app.js'
@@ -112,7 +113,21 @@ t.test('verifyAnew: calls for a token whose verification is under way share it, 
     t.match(await rejected(tokens.verifyAnew(forged)), { reason: 'signature_invalid' })
     t.equal(verifications, 4, 'refusals are not kept either')
   }
+  // Two different tokens whose fingerprints collide, in flight at once: each verified on its own.
+  const byKey = new Map<number, string>()
+  let pair: [string, string] | undefined
+  for (let index = 0; pair === undefined; index++) {
+    const token = hs256({ alg: 'HS256' }, { sub: `user-${index}`, iat: nowSeconds, exp: nowSeconds + 60 })
+    const earlier = byKey.get(fingerprintOf(token))
+    if (earlier !== undefined) pair = [earlier, token]
+    byKey.set(fingerprintOf(token), token)
+  }
   const tokens = await service({ maxTokenLength: 64 })
+  const colliding = await service()
+  verifications = 0
+  const [one, two] = await Promise.all([colliding.verifyAnew(pair[0]), colliding.verifyAnew(pair[1]), colliding.verifyAnew(pair[0])])
+  t.equal(verifications, 2, 'a colliding token in flight is not shared: one verification each')
+  t.same([one?.sub, two?.sub], [decodeJwt(pair[0]).sub, decodeJwt(pair[1]).sub], 'each gets its own claims')
   t.match(await rejected(tokens.verifyAnew('x'.repeat(65))), { reason: 'token_too_long' })
   t.match(await rejected(tokens.verifyAnew('not a token')), { reason: 'token_malformed' })
 })
