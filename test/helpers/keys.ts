@@ -5,7 +5,6 @@ export interface PemPair { privateKey: string, publicKey: string, privateKeyObje
 const generators = {
   rsa: () => generateKeyPairSync('rsa', { modulusLength: 2048 }),
   rsa1024: () => generateKeyPairSync('rsa', { modulusLength: 1024 }),
-  rsa4160: () => generateKeyPairSync('rsa', { modulusLength: 4160 }),
   ec256: () => generateKeyPairSync('ec', { namedCurve: 'P-256' }),
   ec384: () => generateKeyPairSync('ec', { namedCurve: 'P-384' }),
   ec521: () => generateKeyPairSync('ec', { namedCurve: 'P-521' }),
