@@ -48,14 +48,15 @@ const CANONICAL_LAST_OF_3 = codes('AEIMQUYcgkosw048')
 const CANONICAL_LAST_OF_2 = codes('AQgw')
 // 9999-12-31: a NumericDate beyond this is not a date but an attempt at "never".
 const MAX_NUMERIC_DATE = 253402300799
+const MAX_SUBJECT_LENGTH = 1024
 
+// A verification under way, which calls for the same token share.
 interface InFlight {
   readonly token: string
   verification: Promise<JwtClaims>
 }
 // The placeholder of an entry for the moment between its insertion and its verification's start.
 const REGISTERING: Promise<JwtClaims> = new Promise(() => {})
-const MAX_SUBJECT_LENGTH = 1024
 
 /** The longest lifetime a created token may have: 366 days. Longer-lived tokens belong to `expiresIn: false` and revocation. */
 export const MAX_TOKEN_LIFETIME = 366 * 86400
