@@ -127,12 +127,7 @@ export class TokenCache {
     return this.#bytes
   }
 
-  /** The claims of a token verified earlier and still valid at `now` (ms) under key set `generation`. */
-  get (token: string, now: number, generation: number): JwtClaims | undefined {
-    return this.lookup(token, now, generation)?.claims
-  }
-
-  /** As {@link get}, with the entry's `derived` slot. */
+  /** The entry of a token verified earlier and still valid at `now` (ms) under key set `generation`. */
   lookup (token: string, now: number, generation: number): CachedToken | undefined {
     const key = fingerprintOf(token)
     const entry = this.#entries.get(key)
