@@ -4,6 +4,7 @@ import {
   b64u, buildChainHarness, buildHarness, CHALLENGE, claims, eachConfig, EXPECTED, expectOutcome, header, jws, makeConfig, NOW, segments, signed,
   validToken, type Config
 } from './helpers.js'
+import { withBadSignature } from '../helpers/tokens.js'
 
 /** One token per case the catalogue's G1 compares (C8/C9 need an audience/issuer: the default configuration uses their type checks). */
 function g1Cases (config: Config, genuine: string): Array<[string, string, boolean]> {
@@ -90,7 +91,7 @@ t.test('G3 logging: reason codes, never the token, headers, claims or secret', a
     const expiredToken = validToken(config, { exp: NOW - config.leeway - 1, name: canary })
     const requests: Array<[string, Record<string, string>, Record<string, string>, string]> = [
       ['an expired token (jose errors carry the payload)', { authorization: `Bearer ${expiredToken}` }, {}, 'token_expired'],
-      ['a bad signature', { authorization: `Bearer ${harness.genuine.slice(0, -4)}AAAA` }, {}, 'signature_invalid'],
+      ['a bad signature', { authorization: `Bearer ${withBadSignature(harness.genuine)}` }, {}, 'signature_invalid'],
       ['a sub that is not a string', { authorization: `Bearer ${validToken(config, { sub: 42, name: canary })}` }, {}, 'claim_invalid'],
       ['alg none', { authorization: `Bearer ${b64u({ alg: 'none' })}.${b64u(claims(config, { name: canary }))}.` }, {}, 'token_malformed'],
       ['a malformed header', { authorization: `Bearer ${harness.genuine} extra` }, {}, 'header_malformed'],

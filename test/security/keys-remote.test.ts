@@ -9,6 +9,7 @@ import t, { type Test } from 'tap'
 import type { JWK } from 'jose'
 import { startCountingListener } from '../helpers/jwks-server.js'
 import { keyPair } from '../helpers/keys.js'
+import { withBadSignature } from '../helpers/tokens.js'
 import {
   b64u, buildJwksHarness, claims, countCalls, expectOutcome, header, jws, member, memberToken, publishedJwk, segments, warnings, workFor,
   type Harness, type JwksHarness, type KeyMember
@@ -157,7 +158,7 @@ t.test('A9 kid injection values against a JWKS: R401, no delay, no file or proce
     const response = await harness.app.inject({ url: '/protected', headers: { authorization: `Bearer ${token}` } })
     return [response.statusCode, response.headers['www-authenticate'], response.body]
   }
-  t.strictSame(await answer(rs256(harness, 'unknown', rs.key as KeyObject)), await answer(`${harness.genuine.slice(0, -4)}AAAA`), 'unknown kid and bad signature: the same response')
+  t.strictSame(await answer(rs256(harness, 'unknown', rs.key as KeyObject)), await answer(withBadSignature(harness.genuine)), 'unknown kid and bad signature: the same response')
   // Unknown kids refetch the set at most once per cooldown (0.1 s): no fetch storm.
   const before = harness.server.hits
   const started = Date.now()
@@ -277,7 +278,7 @@ t.test('F1 the alg allow-list, then the kid lookup, then the signature: unknown 
   const rs = member(config, 'idp-rs')
   const genuine = await workFor(harness, `Bearer ${harness.genuine}`)
   t.equal(genuine.verifies, 1, 'the counter sees the one verification of a genuine token')
-  const badSignature = await workFor(harness, `Bearer ${harness.genuine.slice(0, -4)}AAAA`)
+  const badSignature = await workFor(harness, `Bearer ${withBadSignature(harness.genuine)}`)
   t.equal(badSignature.verifies, 1, 'a known kid with a bad signature costs one verification')
   const [, payload, signature] = segments(harness.genuine)
   const disallowed: Array<[string, string]> = [
