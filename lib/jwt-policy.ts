@@ -115,19 +115,10 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
     return hit === undefined ? this.#verify(request, credential, core) : this.#accept(request, hit.claims, core, hit)
   }
 
-  async #verify (request: FastifyRequest, token: string, core: SecurityCore): Promise<JwtIdentity | null> {
-    let claims: JwtClaims
-    try {
-      claims = await core.tokens.verifyAnew(token)
-    } catch (error) {
-      const { reason, claim, cause } = error as TokenRejection
-      // The request is refused like any bad token, but an operator must hear that the keys are gone.
-      const warning = KEY_WARNINGS[reason]
-      if (warning !== undefined) request.log.warn({ err: cause }, warning)
-      recordAuthFailure(request, { error: 'invalid_token', reason, claim }, token)
-      return null
-    }
-    return await this.#accept(request, claims, core, null)
+  #verify (request: FastifyRequest, token: string, core: SecurityCore): Promise<JwtIdentity | null> {
+    return core.tokens.verifyAnew(token).then(
+      (claims) => this.#accept(request, claims, core, null),
+      (error: unknown) => refuse(request, token, error as TokenRejection))
   }
 
   // The rules verified claims must still pass, on every request: cached or not.
@@ -219,6 +210,15 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
 
   abstract remember (request: FastifyRequest, reply: FastifyReply, userid: string, claims?: Record<string, unknown>): void | Promise<void>
   abstract forget (request: FastifyRequest, reply: FastifyReply): void | Promise<void>
+}
+
+function refuse (request: FastifyRequest, token: string, rejection: TokenRejection): null {
+  const { reason, claim, cause } = rejection
+  // The request is refused like any bad token, but an operator must hear that the keys are gone.
+  const warning = KEY_WARNINGS[reason]
+  if (warning !== undefined) request.log.warn({ err: cause }, warning)
+  recordAuthFailure(request, { error: 'invalid_token', reason, claim }, token)
+  return null
 }
 
 function baseOf (claims: JwtClaims): string[] {

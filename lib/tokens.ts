@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { jwtVerify, SignJWT, type JWTVerifyOptions, type JWTVerifyResult } from 'jose'
+import { jwtVerify, SignJWT, type JWTVerifyOptions } from 'jose'
 import { freezeClaims, toTokenClaims, type ClaimEncoder, type JwtClaims } from './claims.js'
 import { toSeconds, type Duration } from './durations.js'
 import { InvalidClaimsError, NoSigningKeyError } from './errors.js'
@@ -172,31 +172,28 @@ export class TokenService {
   // token), so the map is as large as the concurrency.
   readonly #inFlight = new Map<number, InFlight>()
 
-  async #verifyFully (token: string, key: number, shared: InFlight | null): Promise<JwtClaims> {
+  #verifyFully (token: string, key: number, shared: InFlight | null): Promise<JwtClaims> {
     const keys = this.#settings.keys
     let generation = keys.generation
-    let verified: JWTVerifyResult
-    try {
-      verified = await jwtVerify(token, keys.maxAge === null
-        ? keys.resolve
-        // The generation of the set the key came from: a key removed by a later fetch voids the entry.
-        : async (header, input) => {
-          const key = await keys.resolve(header, input)
-          generation = keys.generation
-          return key
-        }, this.#optionsForNow())
-    } catch (error) {
-      if (error instanceof TokenRejection) throw error
-      const { code, claim } = error as { code?: unknown, claim?: string }
-      // jose's own errors carry a code; anything else (a TypeError) comes from a key jose refuses
-      // to use, such as a short RSA key in a remote set: the operator's problem, not the token's.
-      if (typeof code !== 'string') throw new TokenRejection('key_unusable', undefined, error)
-      throw new TokenRejection(JOSE_REASONS[code] ?? 'token_malformed', claim)
-    } finally {
-      // What follows is synchronous: no call can join between this and the outcome.
+    const verification = jwtVerify(token, keys.maxAge === null
+      ? keys.resolve
+      // The generation of the set the key came from: a key removed by a later fetch voids the entry.
+      : async (header, input) => {
+        const key = await keys.resolve(header, input)
+        generation = keys.generation
+        return key
+      }, this.#optionsForNow())
+    // Both outcomes leave the map first, synchronously: no call can join between this and the outcome.
+    return verification.then((verified) => {
       if (shared !== null) this.#inFlight.delete(key)
-    }
-    const payload = verified.payload as Record<string, unknown>
+      return this.#accepted(token, verified.payload, generation)
+    }, (error: unknown) => {
+      if (shared !== null) this.#inFlight.delete(key)
+      throw toRejection(error)
+    })
+  }
+
+  #accepted (token: string, payload: Record<string, unknown>, generation: number): JwtClaims {
     this.#checkClaimTypes(payload)
     const claims = freezeClaims(payload)
     if (claims === null) throw new TokenRejection('claim_invalid', '__proto__')
@@ -240,6 +237,15 @@ export class TokenService {
     }
     return seconds
   }
+}
+
+function toRejection (error: unknown): TokenRejection {
+  if (error instanceof TokenRejection) return error
+  const { code, claim } = error as { code?: unknown, claim?: string }
+  // jose's own errors carry a code; anything else (a TypeError) comes from a key jose refuses
+  // to use, such as a short RSA key in a remote set: the operator's problem, not the token's.
+  if (typeof code !== 'string') return new TokenRejection('key_unusable', undefined, error)
+  return new TokenRejection(JOSE_REASONS[code] ?? 'token_malformed', claim)
 }
 
 /** Strict compact-JWS syntax: three non-empty base64url segments in canonical form, nothing else. */

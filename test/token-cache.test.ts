@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks'
 import { createHmac } from 'node:crypto'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -9,6 +10,7 @@ import { fingerprintOf, TokenCache } from '../lib/token-cache.js'
 import { SECRET } from './helpers/app.js'
 import { startJwksServer } from './helpers/jwks-server.js'
 import { keyPair } from './helpers/keys.js'
+import { withBadSignature } from './helpers/tokens.js'
 
 const START = 1_800_000_000_000
 const S = START / 1000
@@ -91,7 +93,7 @@ t.test('refused tokens are never cached: each try is verified again', async (t) 
   const counter = countVerifications(t)
   const { app } = await buildApp()
   t.teardown(() => app.close())
-  const forged = `${(await app.createJwtToken('alice')).slice(0, -4)}AAAA`
+  const forged = withBadSignature(await app.createJwtToken('alice'))
   for (let attempt = 0; attempt < 3; attempt++) t.equal(await status(app, forged), 401)
   t.equal(counter.count, 3)
 })
@@ -204,6 +206,43 @@ t.test('cached claims are the same frozen object, and so is the identity built f
   const other = await app.createJwtToken('bob')
   for (let index = 0; index < 3; index++) await app.inject({ url: '/claims', headers: { authorization: `Bearer ${other}` } })
   t.equal((identities[6] as { userid: string }).userid, 'bob', 'each entry keeps its own identity')
+})
+
+// The promises created while `run` runs: exact, unlike a timing.
+async function promisesDuring (run: () => Promise<unknown>): Promise<number> {
+  let count = 0
+  const hook = createHook({ init (_id, type) { if (type === 'PROMISE') count++ } })
+  hook.enable()
+  try {
+    await run()
+  } finally {
+    hook.disable()
+  }
+  return count
+}
+
+t.test('a hit costs no promise: a request with a cached token makes as many as one to a route without the plugin', async (t) => {
+  const bare = Fastify()
+  bare.get('/me', async () => 'alice')
+  await bare.ready()
+  const { app } = await buildApp({}, (app) => {
+    app.get('/view', { config: { permission: 'view' } }, async (request) => request.authenticatedUserid)
+  })
+  t.teardown(async () => { await bare.close(); await app.close() })
+  const headers = { authorization: `Bearer ${await app.createJwtToken('alice', { roles: ['view'] })}` }
+  // Verified twice (then admitted), then hits; the bare app warms up as well.
+  for (let index = 0; index < 3; index++) {
+    await app.inject({ url: '/me', headers })
+    await app.inject({ url: '/view', headers })
+    await bare.inject({ url: '/me', headers })
+  }
+  const baseline = await promisesDuring(async () => await bare.inject({ url: '/me', headers }))
+  t.ok(baseline > 0, 'the count sees the promises of inject and the route')
+  t.equal(await promisesDuring(async () => await app.inject({ url: '/me', headers })), baseline, 'app.permits() in preHandler')
+  t.equal(await promisesDuring(async () => await app.inject({ url: '/view', headers })), baseline, 'config.permission in onRequest')
+  t.equal(await promisesDuring(async () => await app.inject({ url: '/public' })), baseline, 'no credential, public route')
+  const fresh = { authorization: `Bearer ${await app.createJwtToken('alice', { roles: ['view'] })}` }
+  t.ok(await promisesDuring(async () => await app.inject({ url: '/view', headers: fresh })) > baseline, 'a new token is verified: jose waits')
 })
 
 t.test('an entry is bound to the keys that verified it: a refetched JWK Set verifies again', async (t) => {
