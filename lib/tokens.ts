@@ -149,6 +149,7 @@ export class TokenService {
   /**
    * As {@link verify}, for a token {@link cached} just missed: the full verification, then the
    * cache. Calls for a token whose verification is under way share it (its claims or its refusal).
+   * Throws, rather than rejects, only what the injected clock throws, as {@link cached} does.
    */
   verifyAnew (token: string): Promise<JwtClaims> {
     // Cheap refusals first: they cost no entry in the map of verifications under way.
@@ -156,14 +157,16 @@ export class TokenService {
     if (!isCompactJws(token)) return Promise.reject(new TokenRejection('token_malformed'))
     const key = fingerprintOf(token)
     const pending = this.#inFlight.get(key)
-    if (pending !== undefined) {
-      // Another token with the same fingerprint is under way: verified on its own, not shared.
-      return pending.token === token ? pending.verification : this.#verifyFully(token, key, null)
-    }
+    if (pending?.token === token) return pending.verification
+    // The injected clock runs here, before any entry exists: if it throws, the error leaves this
+    // call (as it leaves cached()), and no entry is left waiting for a verification never started.
+    const options = this.#optionsForNow()
+    // Another token with the same fingerprint is under way: verified on its own, not shared.
+    if (pending !== undefined) return this.#verifyFully(token, key, options, null)
     // In the map before the verification starts, so that it can only ever remove its own entry.
     const shared: InFlight = { token, verification: REGISTERING }
     this.#inFlight.set(key, shared)
-    shared.verification = this.#verifyFully(token, key, shared)
+    shared.verification = this.#verifyFully(token, key, options, shared)
     return shared.verification
   }
 
@@ -172,7 +175,8 @@ export class TokenService {
   // token), so the map is as large as the concurrency.
   readonly #inFlight = new Map<number, InFlight>()
 
-  #verifyFully (token: string, key: number, shared: InFlight | null): Promise<JwtClaims> {
+  // Nothing here throws: jwtVerify, an async function, turns every failure into a rejection.
+  #verifyFully (token: string, key: number, options: JWTVerifyOptions, shared: InFlight | null): Promise<JwtClaims> {
     const keys = this.#settings.keys
     let generation = keys.generation
     const verification = jwtVerify(token, keys.maxAge === null
@@ -182,7 +186,7 @@ export class TokenService {
         const key = await keys.resolve(header, input)
         generation = keys.generation
         return key
-      }, this.#optionsForNow())
+      }, options)
     // Both outcomes leave the map first, synchronously: no call can join between this and the outcome.
     return verification.then((verified) => {
       if (shared !== null) this.#inFlight.delete(key)

@@ -1,10 +1,11 @@
 import { createHook } from 'node:async_hooks'
 import { createHmac } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
-import { decodeJwt, type JWK } from 'jose'
+import { decodeJwt, jwtVerify, type JWK } from 'jose'
 import jwtSecurity, { MemoryRevocationStore, type JwtClaims, type JwtSecurityOptions } from '../lib/index.js'
 import { fingerprintOf, TokenCache } from '../lib/token-cache.js'
 import { SECRET } from './helpers/app.js'
@@ -221,28 +222,51 @@ async function promisesDuring (run: () => Promise<unknown>): Promise<number> {
   return count
 }
 
-t.test('a hit costs no promise: a request with a cached token makes as many as one to a route without the plugin', async (t) => {
+t.test('promises per request: none of its own on a hit, two more than a bare jose hook for a new token', async (t) => {
   const bare = Fastify()
   bare.get('/me', async () => 'alice')
+  // The smallest verifier on jose: an async hook awaiting jwtVerify with a CryptoKey.
+  const key = await crypto.subtle.importKey('raw', Buffer.from(SECRET), { name: 'HMAC', hash: 'SHA-512' }, false, ['verify'])
+  bare.get('/jose', { onRequest: async (request) => { await jwtVerify((request.headers.authorization as string).slice(7), key, { algorithms: ['HS512'] }) } }, async () => 'alice')
   await bare.ready()
   const { app } = await buildApp({}, (app) => {
     app.get('/view', { config: { permission: 'view' } }, async (request) => request.authenticatedUserid)
   })
   t.teardown(async () => { await bare.close(); await app.close() })
   const headers = { authorization: `Bearer ${await app.createJwtToken('alice', { roles: ['view'] })}` }
-  // Verified twice (then admitted), then hits; the bare app warms up as well.
+  // Every route once before counting; the token verified twice (then admitted), then hits.
   for (let index = 0; index < 3; index++) {
     await app.inject({ url: '/me', headers })
     await app.inject({ url: '/view', headers })
+    await app.inject({ url: '/public' })
     await bare.inject({ url: '/me', headers })
+    await bare.inject({ url: '/jose', headers })
   }
+  t.equal((await bare.inject({ url: '/jose', headers })).statusCode, 200, 'the jose hook verifies the plugin\'s tokens')
   const baseline = await promisesDuring(async () => await bare.inject({ url: '/me', headers }))
   t.ok(baseline > 0, 'the count sees the promises of inject and the route')
-  t.equal(await promisesDuring(async () => await app.inject({ url: '/me', headers })), baseline, 'app.permits() in preHandler')
-  t.equal(await promisesDuring(async () => await app.inject({ url: '/view', headers })), baseline, 'config.permission in onRequest')
+  t.equal(await promisesDuring(async () => await app.inject({ url: '/me', headers })), baseline, 'a hit, app.permits() in preHandler')
+  t.equal(await promisesDuring(async () => await app.inject({ url: '/view', headers })), baseline, 'a hit, config.permission in onRequest')
   t.equal(await promisesDuring(async () => await app.inject({ url: '/public' })), baseline, 'no credential, public route')
-  const fresh = { authorization: `Bearer ${await app.createJwtToken('alice', { roles: ['view'] })}` }
-  t.ok(await promisesDuring(async () => await app.inject({ url: '/view', headers: fresh })) > baseline, 'a new token is verified: jose waits')
+  const fresh = async () => ({ authorization: `Bearer ${await app.createJwtToken('alice', { roles: ['view'] })}` })
+  const [forJose, forPlugin] = [await fresh(), await fresh()]
+  const jose = await promisesDuring(async () => await bare.inject({ url: '/jose', headers: forJose }))
+  t.equal(await promisesDuring(async () => await app.inject({ url: '/view', headers: forPlugin })), jose + 2, 'a new token: the policy\'s step and the identity hook\'s')
+})
+
+t.test('a clock that throws: a 500 with the cache on or off, and no verification left waiting', async (t) => {
+  for (const cache of [false, true]) {
+    let broken = false
+    const { app } = await buildApp({ cache, now: () => { if (broken) throw new Error('clock down'); return START } })
+    t.teardown(() => app.close())
+    const headers = { authorization: `Bearer ${await app.createJwtToken('alice')}` }
+    broken = true
+    const failed = await app.inject({ url: '/me', headers })
+    t.same(failed.json(), { statusCode: 500, code: 'FST_JWT_SECURITY_POLICY_FAILED', error: 'Internal Server Error', message: 'The security policy failed' })
+    broken = false
+    const next = await Promise.race([app.inject({ url: '/me', headers }), sleep(5000, null)])
+    t.equal(next?.statusCode, 200, `the clock back, the token is verified (cache ${cache ? 'on' : 'off'})`)
+  }
 })
 
 t.test('an entry is bound to the keys that verified it: a refetched JWK Set verifies again', async (t) => {
