@@ -184,6 +184,13 @@ function signTable (signSummary, markdown) {
   return { header, lines }
 }
 
+// A ratio that rounds to its target without reaching it (1.996x for 2.00x) gets a third decimal:
+// otherwise the table would say "2.00x, NO".
+function targetRatio ({ ratio: value, min, met }) {
+  if (value === null || value === undefined || min === null || met || value.toFixed(2) !== min.toFixed(2)) return ratio(value)
+  return `${value.toFixed(3)}x`
+}
+
 function targetTable (results) {
   const header = ['target', 'contender', 'vs', 'pipelining', 'ratio', 'required', 'met']
   const lines = results.map((result) => [
@@ -191,7 +198,7 @@ function targetTable (results) {
     result.contender,
     result.reference,
     result.pipelining === null ? '-' : String(result.pipelining),
-    ratio(result.ratio),
+    targetRatio(result),
     result.min === null ? 'not set' : `${result.min.toFixed(2)}x`,
     result.met === null ? '-' : result.met ? 'yes' : 'NO'
   ])
