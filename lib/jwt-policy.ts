@@ -102,6 +102,7 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
    * Verifies the request's token; null when there is none or it is refused (see
    * `request.authFailure`). A token found in the verified-token cache is answered synchronously
    * when nothing else needs to wait (no identity callback, no asynchronous revocation store).
+   * Throws what the plugin's `now` clock throws, which the identity hook answers with a 500.
    */
   identity (request: FastifyRequest): JwtIdentity | null | Promise<JwtIdentity | null> {
     const credential = this.readCredential(request)

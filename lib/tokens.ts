@@ -141,7 +141,10 @@ export class TokenService {
     return this.#cache?.lookup(token, this.#settings.now?.() ?? Date.now(), this.#settings.keys.generation)
   }
 
-  /** The verified, frozen claims of `token`; rejects with a {@link TokenRejection} for anything else. */
+  /**
+   * The verified, frozen claims of `token`; rejects with a {@link TokenRejection} for anything
+   * else, or with what the injected clock throws.
+   */
   async verify (token: string): Promise<JwtClaims> {
     return this.cached(token)?.claims ?? await this.verifyAnew(token)
   }
@@ -158,15 +161,16 @@ export class TokenService {
     const key = fingerprintOf(token)
     const pending = this.#inFlight.get(key)
     if (pending?.token === token) return pending.verification
-    // The injected clock runs here, before any entry exists: if it throws, the error leaves this
-    // call (as it leaves cached()), and no entry is left waiting for a verification never started.
-    const options = this.#optionsForNow()
+    // The injected clock is read once per verification, here, before any entry exists: jose's
+    // checks, the plugin's and the cache's see the same instant, and a clock that throws leaves
+    // this call (as it leaves cached()) with no entry waiting for a verification never started.
+    const now = this.#settings.now === null ? null : this.#settings.now()
     // Another token with the same fingerprint is under way: verified on its own, not shared.
-    if (pending !== undefined) return this.#verifyFully(token, key, options, null)
+    if (pending !== undefined) return this.#verifyFully(token, key, now, null)
     // In the map before the verification starts, so that it can only ever remove its own entry.
     const shared: InFlight = { token, verification: REGISTERING }
     this.#inFlight.set(key, shared)
-    shared.verification = this.#verifyFully(token, key, options, shared)
+    shared.verification = this.#verifyFully(token, key, now, shared)
     return shared.verification
   }
 
@@ -176,7 +180,7 @@ export class TokenService {
   readonly #inFlight = new Map<number, InFlight>()
 
   // Nothing here throws: jwtVerify, an async function, turns every failure into a rejection.
-  #verifyFully (token: string, key: number, options: JWTVerifyOptions, shared: InFlight | null): Promise<JwtClaims> {
+  #verifyFully (token: string, key: number, now: number | null, shared: InFlight | null): Promise<JwtClaims> {
     const keys = this.#settings.keys
     let generation = keys.generation
     const verification = jwtVerify(token, keys.maxAge === null
@@ -186,32 +190,27 @@ export class TokenService {
         const key = await keys.resolve(header, input)
         generation = keys.generation
         return key
-      }, options)
+      }, now === null ? this.#verifyOptions : { ...this.#verifyOptions, currentDate: new Date(now) })
     // Both outcomes leave the map first, synchronously: no call can join between this and the outcome.
     return verification.then((verified) => {
       if (shared !== null) this.#inFlight.delete(key)
-      return this.#accepted(token, verified.payload, generation)
+      return this.#accepted(token, verified.payload, generation, now ?? Date.now())
     }, (error: unknown) => {
       if (shared !== null) this.#inFlight.delete(key)
       throw toRejection(error)
     })
   }
 
-  #accepted (token: string, payload: Record<string, unknown>, generation: number): JwtClaims {
-    this.#checkClaimTypes(payload)
+  #accepted (token: string, payload: Record<string, unknown>, generation: number, now: number): JwtClaims {
+    this.#checkClaimTypes(payload, Math.floor(now / 1000))
     const claims = freezeClaims(payload)
     if (claims === null) throw new TokenRejection('claim_invalid', '__proto__')
-    this.#cache?.offer(token, claims, this.#settings.now?.() ?? Date.now(), generation)
+    this.#cache?.offer(token, claims, now, generation)
     return claims
   }
 
-  #optionsForNow (): JWTVerifyOptions {
-    const now = this.#settings.now
-    return now === null ? this.#verifyOptions : { ...this.#verifyOptions, currentDate: new Date(now()) }
-  }
-
   // jose checks signatures and the configured claims; these are the rules it leaves to the application.
-  #checkClaimTypes (payload: Record<string, unknown>): void {
+  #checkClaimTypes (payload: Record<string, unknown>, nowSeconds: number): void {
     const { sub } = payload
     if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH) throw new TokenRejection('claim_invalid', 'sub')
     for (const claim of ['exp', 'nbf', 'iat']) {
@@ -220,7 +219,7 @@ export class TokenService {
         throw new TokenRejection('claim_invalid', claim)
       }
     }
-    if ((payload.iat as number) > this.nowSeconds() + this.#settings.leeway) throw new TokenRejection('claim_invalid', 'iat')
+    if ((payload.iat as number) > nowSeconds + this.#settings.leeway) throw new TokenRejection('claim_invalid', 'iat')
     for (const claim of ['jti', 'iss']) {
       if (payload[claim] !== undefined && typeof payload[claim] !== 'string') throw new TokenRejection('claim_invalid', claim)
     }
