@@ -53,10 +53,8 @@ const MAX_SUBJECT_LENGTH = 1024
 // A verification under way, which calls for the same token share.
 interface InFlight {
   readonly token: string
-  verification: Promise<JwtClaims>
+  readonly verification: Promise<JwtClaims>
 }
-// The placeholder of an entry for the moment between its insertion and its verification's start.
-const REGISTERING: Promise<JwtClaims> = new Promise(() => {})
 
 /** The longest lifetime a created token may have: 366 days. Longer-lived tokens belong to `expiresIn: false` and revocation. */
 export const MAX_TOKEN_LIFETIME = 366 * 86400
@@ -166,12 +164,12 @@ export class TokenService {
     // this call (as it leaves cached()) with no entry waiting for a verification never started.
     const now = this.#settings.now === null ? null : this.#settings.now()
     // Another token with the same fingerprint is under way: verified on its own, not shared.
-    if (pending !== undefined) return this.#verifyFully(token, key, now, null)
-    // In the map before the verification starts, so that it can only ever remove its own entry.
-    const shared: InFlight = { token, verification: REGISTERING }
-    this.#inFlight.set(key, shared)
-    shared.verification = this.#verifyFully(token, key, now, shared)
-    return shared.verification
+    if (pending !== undefined) return this.#verifyFully(token, key, now, false)
+    // Registered as soon as it starts: the verification removes the entry in a later tick, once
+    // jose answers, and no other entry can take its key meanwhile.
+    const verification = this.#verifyFully(token, key, now, true)
+    this.#inFlight.set(key, { token, verification })
+    return verification
   }
 
   // An app's parallel calls right after login carry the same new token: one verification serves
@@ -180,7 +178,7 @@ export class TokenService {
   readonly #inFlight = new Map<number, InFlight>()
 
   // Nothing here throws: jwtVerify, an async function, turns every failure into a rejection.
-  #verifyFully (token: string, key: number, now: number | null, shared: InFlight | null): Promise<JwtClaims> {
+  #verifyFully (token: string, key: number, now: number | null, shared: boolean): Promise<JwtClaims> {
     const keys = this.#settings.keys
     let generation = keys.generation
     const verification = jwtVerify(token, keys.maxAge === null
@@ -193,10 +191,10 @@ export class TokenService {
       }, now === null ? this.#verifyOptions : { ...this.#verifyOptions, currentDate: new Date(now) })
     // Both outcomes leave the map first, synchronously: no call can join between this and the outcome.
     return verification.then((verified) => {
-      if (shared !== null) this.#inFlight.delete(key)
+      if (shared) this.#inFlight.delete(key)
       return this.#accepted(token, verified.payload, generation, now ?? Date.now())
     }, (error: unknown) => {
-      if (shared !== null) this.#inFlight.delete(key)
+      if (shared) this.#inFlight.delete(key)
       throw toRejection(error)
     })
   }
