@@ -30,6 +30,14 @@ export async function serve (app, pool = []) {
       process.send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage.rss() })
     }
   })
+  // Every contender is readied and meets its load after a full collection of its startup garbage.
+  // Without it, a server that was readied and loaded right after registering a plugin (even an
+  // empty one) often ran Node's process.nextTick with megamorphic inline caches on its tick
+  // objects, 2 to 7 µs per request for the whole run, while one that did more work between the
+  // two (signing its token pool) did not: a difference of startup history, not of request path.
+  // The collection has to come before app.ready(): one after it did not help (docs/benchmarks.md).
+  if (typeof globalThis.gc !== 'function') throw new Error('run the benchmark servers with --expose-gc (bench/server-process.js does)')
+  globalThis.gc()
   await app.listen({ host: '127.0.0.1', port: 0 })
   process.send({ type: 'ready', port: app.server.address().port, pool })
 }
