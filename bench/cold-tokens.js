@@ -2,8 +2,7 @@
 // node:crypto (HS256), so that every request of a run carries a token the server has never seen
 // and no verification cache can help. The servers get the secret through BENCH_JWT_SECRET.
 import { createHmac, randomBytes, randomUUID } from 'node:crypto'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
+import { fullCollection } from './full-collection.js'
 
 export const SECRET_ENV = 'BENCH_JWT_SECRET'
 const LIFETIME = 3600
@@ -11,17 +10,6 @@ const LIFETIME = 3600
 const EXPIRY_MARGIN = 120
 const CHECK_TOKENS = 2
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url')
-
-// A full collection before and after signing makes the memory figures exact; without one they
-// include the garbage of the signing.
-const collect = (() => {
-  try {
-    setFlagsFromString('--expose-gc')
-    return runInNewContext('gc')
-  } catch {
-    return null
-  }
-})()
 
 /** Userids 'u0000' to 'u0999' as the server-signed pools, so every reply has the same size. */
 const userid = (index) => 'u' + String(index % 1000).padStart(4, '0')
@@ -62,7 +50,9 @@ export class ColdPool {
     // Drop the old pool first, so that the memory measured is the new one's.
     this.values = []
     this.check = []
-    collect?.()
+    // A full collection before and after signing makes the memory figures exact; without one they
+    // include the garbage of the signing.
+    fullCollection?.()
     const before = process.memoryUsage()
     const started = process.hrtime.bigint()
     const iat = Math.floor(Date.now() / 1000)
@@ -84,14 +74,14 @@ export class ColdPool {
     const ms = Number(process.hrtime.bigint() - started) / 1e6
     this.values = values
     this.expiresAt = exp
-    collect?.()
+    fullCollection?.()
     const after = process.memoryUsage()
     const generation = {
       date: new Date(iat * 1000).toISOString(),
       tokens: this.size,
       tokenLength: values[0].length - 'Bearer '.length,
       ms,
-      exactMemory: collect !== null,
+      exactMemory: fullCollection !== null,
       heapBytes: after.heapUsed - before.heapUsed,
       rssBytes: after.rss - before.rss
     }

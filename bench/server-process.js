@@ -23,8 +23,7 @@ export class ServerProcess {
   /** Forks bench/servers/<name>.js, with `env` added to its environment and `execArgv` given to Node, and waits for `{ port, pool }`. */
   static async start (name, env = {}, execArgv = []) {
     const script = fileURLToPath(new URL(`./servers/${name}.js`, import.meta.url))
-    // --expose-gc: serve() collects the startup garbage before it reports ready (see common.js).
-    const child = fork(script, [], { execArgv: ['--expose-gc', ...execArgv], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const child = fork(script, [], { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     const server = new ServerProcess(child)
     try {
       const ready = await server.#receive('ready', READY_TIMEOUT)

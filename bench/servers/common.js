@@ -1,5 +1,6 @@
 // Shared by the server scripts. Each one runs in its own child process, forked by bench/run.js: it
 // listens on 127.0.0.1, port 0, and sends the parent its port and its token pool by IPC.
+import { fullCollection } from '../full-collection.js'
 
 export const POOL_SIZE = 1000
 
@@ -33,11 +34,12 @@ export async function serve (app, pool = []) {
   // Every contender is readied and meets its load after a full collection of its startup garbage.
   // Without it, a server that was readied and loaded right after registering a plugin (even an
   // empty one) often ran Node's process.nextTick with megamorphic inline caches on its tick
-  // objects, 2 to 7 µs per request for the whole run, while one that did more work between the
-  // two (signing its token pool) did not: a difference of startup history, not of request path.
-  // The collection has to come before app.ready(): one after it did not help (docs/benchmarks.md).
-  if (typeof globalThis.gc !== 'function') throw new Error('run the benchmark servers with --expose-gc (bench/server-process.js does)')
-  globalThis.gc()
+  // objects, 1.5 to 7.3 µs per request for the whole run, while one that did more work between
+  // the two (signing its token pool) did not: a difference of startup history, not of request
+  // path. The collection has to come before app.ready(): one after it did not help
+  // (docs/benchmarks.md, "Where the time goes").
+  if (fullCollection === null) throw new Error('this runtime refused --expose-gc at run time: the benchmark servers need a full collection before they take load')
+  fullCollection()
   await app.listen({ host: '127.0.0.1', port: 0 })
   process.send({ type: 'ready', port: app.server.address().port, pool })
 }
