@@ -1,11 +1,13 @@
-import { randomUUID } from 'node:crypto'
-import { jwtVerify, SignJWT, type JWTVerifyOptions } from 'jose'
+import { randomUUID, type webcrypto } from 'node:crypto'
+import { jwtVerify, SignJWT, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyOptions, type ResolvedKey } from 'jose'
 import { freezeClaims, toTokenClaims, type ClaimEncoder, type JwtClaims } from './claims.js'
 import { toSeconds, type Duration } from './durations.js'
 import { InvalidClaimsError, NoSigningKeyError } from './errors.js'
 import type { KeyRing } from './key-ring.js'
 import { fingerprintOf, TokenCache, type CachedToken, type TokenCacheOptions } from './token-cache.js'
 import { TokenRejection, type TokenRejectionReason } from './token-rejection.js'
+
+type CryptoKey = webcrypto.CryptoKey
 
 /**
  * Per-call options of createJwtToken.
@@ -49,6 +51,8 @@ const CANONICAL_LAST_OF_2 = codes('AQgw')
 // 9999-12-31: a NumericDate beyond this is not a date but an attempt at "never".
 const MAX_NUMERIC_DATE = 253402300799
 const MAX_SUBJECT_LENGTH = 1024
+// Distinct protected headers remembered with their key: the plugin's own tokens have one per key.
+const MAX_KNOWN_HEADERS = 64
 
 // A verification under way, which calls for the same token share.
 interface InFlight {
@@ -89,6 +93,7 @@ export class TokenService {
       ...(settings.typ === undefined ? {} : { typ: settings.typ }),
       ...(settings.maxTokenAge === undefined ? {} : { maxTokenAge: settings.maxTokenAge })
     })
+    this.#keyByHeader = settings.keys.maxAge === null ? new Map() : null
   }
 
   /** The lifetime of created tokens in seconds, or null when they carry no `exp`. */
@@ -110,12 +115,12 @@ export class TokenService {
     const iat = this.nowSeconds()
     const lifetime = this.#lifetime(options.expiresIn)
     const audience = options.audience ?? settings.audience
-    const payload: Record<string, unknown> = {
-      ...toTokenClaims(extraClaims, settings.encodeClaim),
-      sub: toSubject(userid),
-      iat,
-      jti: randomUUID()
-    }
+    // The copy of the extra claims is the payload: a spread of it followed by new claims would
+    // give each payload a hidden class of its own in V8 (see #keyByHeader).
+    const payload = toTokenClaims(extraClaims, settings.encodeClaim)
+    payload.sub = toSubject(userid)
+    payload.iat = iat
+    payload.jti = randomUUID()
     if (lifetime !== null) payload.exp = iat + lifetime
     if (settings.issuer !== undefined) payload.iss = settings.issuer
     if (audience !== undefined) payload.aud = toAudience(audience)
@@ -177,26 +182,44 @@ export class TokenService {
   // token), so the map is as large as the concurrency.
   readonly #inFlight = new Map<number, InFlight>()
 
+  // The keys chosen for the encoded protected headers of tokens that verified, for a key ring that
+  // never changes (null for a remote set). The ring's choice depends on the header alone, so a
+  // header met again gets the same key, and jose is given that key rather than the resolver: given
+  // a resolver, jose returns `{ ...result, key }`, and V8 gives each object built that way a map of
+  // its own, so every verification left a map behind and missed V8's caches where jose reads its
+  // result. A header is learnt only from a token whose signature jose accepted: an unknown kid or
+  // a refused algorithm still goes to the ring, and fails there before any signature check
+  // (catalogue F1), and forged tokens cannot fill the map.
+  readonly #keyByHeader: Map<string, CryptoKey> | null
+
   // Nothing here throws: jwtVerify, an async function, turns every failure into a rejection.
   #verifyFully (token: string, key: number, now: number | null, shared: boolean): Promise<JwtClaims> {
     const keys = this.#settings.keys
     let generation = keys.generation
-    const verification = jwtVerify(token, keys.maxAge === null
+    const encodedHeader = this.#keyByHeader === null ? '' : token.slice(0, token.indexOf('.'))
+    const known = this.#keyByHeader?.get(encodedHeader)
+    const verification = jwtVerify(token, known ?? (keys.maxAge === null
       ? keys.resolve
       // The generation of the set the key came from: a key removed by a later fetch voids the entry.
-      : async (header, input) => {
+      : async (header: JWSHeaderParameters, input: FlattenedJWSInput) => {
         const key = await keys.resolve(header, input)
         generation = keys.generation
         return key
-      }, now === null ? this.#verifyOptions : { ...this.#verifyOptions, currentDate: new Date(now) })
+      }), now === null ? this.#verifyOptions : { ...this.#verifyOptions, currentDate: new Date(now) })
     // Both outcomes leave the map first, synchronously: no call can join between this and the outcome.
     return verification.then((verified) => {
       if (shared) this.#inFlight.delete(key)
+      if (known === undefined) this.#learnHeader(encodedHeader, (verified as ResolvedKey<CryptoKey>).key)
       return this.#accepted(token, verified.payload, generation, now ?? Date.now())
     }, (error: unknown) => {
       if (shared) this.#inFlight.delete(key)
       throw toRejection(error)
     })
+  }
+
+  #learnHeader (header: string, key: CryptoKey): void {
+    const known = this.#keyByHeader
+    if (known !== null && known.size < MAX_KNOWN_HEADERS) known.set(header, key)
   }
 
   #accepted (token: string, payload: Record<string, unknown>, generation: number, now: number): JwtClaims {

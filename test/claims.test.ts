@@ -1,6 +1,7 @@
 import t from 'tap'
 import { freezeClaims, RESERVED_CLAIMS, toTokenClaims } from '../lib/claims.js'
 import { caught } from './helpers/errors.js'
+import { sameHiddenClass } from './helpers/hidden-class.js'
 
 t.test('extra claims are copied as JSON-safe data', async (t) => {
   const input = { name: 'Alice', admin: false, n: 1.5, none: null, list: [1, 'a', [true]], nested: { a: { b: 'c' } } }
@@ -76,4 +77,18 @@ t.test('freezeClaims copies into frozen null-prototype objects', async (t) => {
   const claims = freezeClaims({ sub: 'a', list: [{ x: 1 }] })
   t.ok(claims !== null && Object.isFrozen(claims) && Object.getPrototypeOf(claims) === null)
   t.equal(freezeClaims(JSON.parse('{"sub":"a","__proto__":1}')), null)
+})
+
+t.test('freezeClaims: copies of claims with the same names share hidden classes, at every level', async (t) => {
+  // Frozen Object.create(null) objects each had a hidden class of their own: every read of a claim
+  // then missed V8's caches, and each token verified left one more class behind.
+  const copy = (n: number) => freezeClaims(JSON.parse(`{"sub":"u${n}","iat":${n},"roles":["r${n}"],"org":{"id":"o${n}"}}`)) as Record<string, any>
+  const first = copy(1)
+  const others = [copy(2), copy(3)]
+  for (const other of others) {
+    t.ok(sameHiddenClass(first, other), 'the claims')
+    t.ok(sameHiddenClass(first.org, other.org), 'a nested object')
+    t.ok(sameHiddenClass(first.roles, other.roles), 'an array')
+  }
+  t.notOk(sameHiddenClass(first, freezeClaims({ sub: 'u', other: 1 }) as object), 'other names, another class: the check can fail')
 })

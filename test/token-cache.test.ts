@@ -222,7 +222,7 @@ async function promisesDuring (run: () => Promise<unknown>): Promise<number> {
   return count
 }
 
-t.test('promises per request: none of its own on a hit, two more than a bare jose hook for a new token', async (t) => {
+t.test('promises per request: none of its own on a hit, no more than a bare jose hook for a new token', async (t) => {
   const bare = Fastify()
   bare.get('/me', async () => 'alice')
   // The smallest verifier on jose: an async hook awaiting jwtVerify with a CryptoKey.
@@ -251,7 +251,10 @@ t.test('promises per request: none of its own on a hit, two more than a bare jos
   const fresh = async () => ({ authorization: `Bearer ${await app.createJwtToken('alice', { roles: ['view'] })}` })
   const [forJose, forPlugin] = [await fresh(), await fresh()]
   const jose = await promisesDuring(async () => await bare.inject({ url: '/jose', headers: forJose }))
-  t.equal(await promisesDuring(async () => await app.inject({ url: '/view', headers: forPlugin })), jose + 2, 'a new token: the policy\'s step and the identity hook\'s')
+  // The policy's step and the identity hook's cost two promises, and jose makes two fewer when it
+  // is given a key rather than a resolver, whose answer it awaits: the service gives it the key of a
+  // header it has seen, so such a token costs as many as in the jose hook.
+  t.equal(await promisesDuring(async () => await app.inject({ url: '/view', headers: forPlugin })), jose, 'a new token, its header known')
 })
 
 t.test('a clock that throws, at any of its reads: a logged 500 with the cache on or off, and nothing left waiting', async (t) => {

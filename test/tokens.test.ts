@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import Fastify from 'fastify'
 import t from 'tap'
-import { decodeJwt, decodeProtectedHeader } from 'jose'
+import { decodeJwt, decodeProtectedHeader, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose'
 import { buildKeyRing } from '../lib/key-ring.js'
 import { fingerprintOf } from '../lib/token-cache.js'
 import type { Algorithm } from '../lib/keys.js'
@@ -131,6 +131,38 @@ t.test('verifyAnew: calls for a token whose verification is under way share it, 
   t.same([one?.sub, two?.sub], [decodeJwt(pair[0]).sub, decodeJwt(pair[1]).sub], 'each gets its own claims')
   t.match(await rejected(tokens.verifyAnew('x'.repeat(65))), { reason: 'token_too_long' })
   t.match(await rejected(tokens.verifyAnew('not a token')), { reason: 'token_malformed' })
+})
+
+t.test('verifyAnew: a protected header seen on a token with a valid signature gets its key without the key ring', async (t) => {
+  const ring = await buildKeyRing({ ...NO_KEYS, algorithm: 'HS256', secret: SECRET }, NO_LOG)
+  const headers: string[] = []
+  // jose is given the resolver only when the service does not know the header yet.
+  const keys = { ...ring, resolve: (header: JWSHeaderParameters, input: FlattenedJWSInput) => { headers.push(JSON.stringify(header)); return ring.resolve(header, input) } }
+  const tokens = await service({ keys })
+  const claims = (n: number) => ({ sub: `user-${n}`, iat: nowSeconds, exp: nowSeconds + 60 })
+  t.equal((await tokens.verifyAnew(hs256({ alg: 'HS256' }, claims(1)))).sub, 'user-1')
+  t.equal((await tokens.verifyAnew(hs256({ alg: 'HS256' }, claims(2)))).sub, 'user-2', 'another token, the same header')
+  t.same(headers, ['{"alg":"HS256"}'], 'the ring was asked once')
+  t.match(await rejected(tokens.verifyAnew(withBadSignature(hs256({ alg: 'HS256' }, claims(3))))), { reason: 'signature_invalid' }, 'a known header still needs a valid signature')
+  t.match(await rejected(tokens.verifyAnew(hs256({ alg: 'HS256' }, { ...claims(4), exp: nowSeconds - 1 }))), { reason: 'token_expired' }, 'and valid claims')
+  t.match(await rejected(tokens.verifyAnew(hs256({ alg: 'HS256', kid: 'k1' }, claims(5)))), { reason: 'key_unknown' }, 'an unknown kid goes to the ring')
+  const forgedHeader = { alg: 'HS256', typ: 'JWT' }
+  t.match(await rejected(tokens.verifyAnew(withBadSignature(hs256(forgedHeader, claims(6))))), { reason: 'signature_invalid' })
+  t.equal((await tokens.verifyAnew(hs256(forgedHeader, claims(7)))).sub, 'user-7')
+  t.equal((await tokens.verifyAnew(hs256(forgedHeader, claims(8)))).sub, 'user-8')
+  t.same(headers.slice(1), ['{"alg":"HS256","kid":"k1"}', '{"alg":"HS256","typ":"JWT"}', '{"alg":"HS256","typ":"JWT"}'], 'a header is learnt from a valid signature, not from a forged one')
+  // At most 64 headers are learnt: two more were seen above.
+  for (let n = 0; n < 70; n++) await tokens.verifyAnew(hs256({ alg: 'HS256', n }, claims(n)))
+  headers.length = 0
+  await tokens.verifyAnew(hs256({ alg: 'HS256', n: 61 }, claims(9)))
+  t.same(headers, [], 'the 64th header is known')
+  await tokens.verifyAnew(hs256({ alg: 'HS256', n: 62 }, claims(10)))
+  t.same(headers, ['{"alg":"HS256","n":62}'], 'the 65th is asked for every time')
+  // A remote key set may change: the ring is asked for every token.
+  const remote = await service({ keys: { ...keys, maxAge: 60_000 } })
+  headers.length = 0
+  for (const n of [1, 2]) await remote.verifyAnew(hs256({ alg: 'HS256' }, claims(n)))
+  t.same(headers, ['{"alg":"HS256"}', '{"alg":"HS256"}'])
 })
 
 t.test('sign refuses bad userids, claims and options with TypeErrors', async (t) => {
