@@ -317,14 +317,19 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
 
   #setSession (reply: FastifyReply, token: string, now: number, exp: number, csrfToken: string | null): void {
     const value = this.cookieFormat === 'pyramid' ? encodePyramidCookie(token) : token
-    const options = { ...this.#cookieOptions, maxAge: exp - now, expires: new Date(exp * 1000) }
+    const maxAge = exp - now
+    const expires = new Date(exp * 1000)
+    // Every options object is spread from the frozen defaults: in V8, a spread of an unfrozen object
+    // followed by new properties gives the result a hidden class of its own, which the cookie
+    // serializer's reads then miss.
+    const defaults = this.#cookieOptions
     for (const domain of this.#domains) {
-      const size = Buffer.byteLength(reply.server.serializeCookie(this.cookieName, value, { ...options, secure: true, domain }))
+      const size = Buffer.byteLength(reply.server.serializeCookie(this.cookieName, value, { ...defaults, maxAge, expires, secure: true, domain }))
       if (size > MAX_COOKIE_BYTES) throw new CookieTooLargeError(size)
     }
     for (const domain of this.#domains) {
-      reply.setCookie(this.cookieName, value, { ...options, domain })
-      if (csrfToken !== null) reply.setCookie(this.csrfCookieName as string, csrfToken, { ...options, httpOnly: false, domain })
+      reply.setCookie(this.cookieName, value, { ...defaults, maxAge, expires, domain })
+      if (csrfToken !== null) reply.setCookie(this.csrfCookieName as string, csrfToken, { ...defaults, maxAge, expires, httpOnly: false, domain })
     }
     reply.header('cache-control', 'no-store')
   }

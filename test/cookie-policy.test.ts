@@ -6,6 +6,7 @@ import jwtSecurity, { JwtCookiePolicy, decodePyramidCookie, encodePyramidCookie 
 import { SECRET } from './helpers/app.js'
 import { buildCookieApp, cookieValue, login, setCookies, START } from './helpers/cookie-app.js'
 import { caught, rejected } from './helpers/errors.js'
+import { sameHiddenClass } from './helpers/hidden-class.js'
 import { withBadSignature } from './helpers/tokens.js'
 
 const S = START / 1000
@@ -28,6 +29,24 @@ t.test('remember: a fresh token in an HttpOnly, Secure, SameSite=Lax, host-only 
   const view = await app.inject({ url: '/view', cookies: { [COOKIE]: session } })
   t.same(view.json(), { userid: 'alice', csrfToken: csrf })
   t.equal(view.headers['set-cookie'], undefined)
+})
+
+t.test('remember: the cookie options of every login share one hidden class', async (t) => {
+  const options: object[] = []
+  const { app } = await buildCookieApp({}, {}, (app) => {
+    app.addHook('onRequest', async (request, reply) => {
+      const setCookie = reply.setCookie
+      reply.setCookie = function (name, value, cookieOptions) {
+        options.push(cookieOptions as object)
+        return setCookie.call(this, name, value, cookieOptions)
+      }
+    })
+  })
+  // V8's caches settle after a few objects: the last logins are compared.
+  for (let index = 0; index < 10; index++) await login(app)
+  t.equal(options.length, 20, 'a session cookie and a CSRF cookie per login')
+  t.ok(sameHiddenClass(options[16] as object, options[18] as object), 'the session cookies\'')
+  t.ok(sameHiddenClass(options[17] as object, options[19] as object), 'the CSRF cookies\'')
 })
 
 t.test('remember never reuses the incoming session (no fixation)', async (t) => {
