@@ -57,7 +57,11 @@ export interface KeyRing {
   readonly resolve: KeyResolver
   /** Changes whenever the keys may have changed (a remote set was fetched again): cached verifications end. */
   readonly generation: number
-  /** How long verifications may be trusted before the keys are looked at again (ms); null for local keys. */
+  /**
+   * How long verifications may be trusted before the keys are looked at again (ms); null for local
+   * keys, which never change: `resolve` then answers from the header's `kid` and `alg` alone, and
+   * always the same way for the same header (the token service relies on it).
+   */
   readonly maxAge: number | null
   /** The public keys as a JWK Set: no secret, no private member. */
   jwks (): JSONWebKeySet

@@ -219,7 +219,9 @@ export class TokenService {
 
   #learnHeader (header: string, key: CryptoKey): void {
     const known = this.#keyByHeader
-    if (known !== null && known.size < MAX_KNOWN_HEADERS) known.set(header, key)
+    // A copy: V8 keeps a slice as a view of the whole string, and the map, which lives as long as
+    // the process, would keep a valid token (or a whole Cookie header) in memory with it.
+    if (known !== null && known.size < MAX_KNOWN_HEADERS) known.set(Buffer.from(header, 'latin1').toString('latin1'), key)
   }
 
   #accepted (token: string, payload: Record<string, unknown>, generation: number, now: number): JwtClaims {

@@ -165,6 +165,21 @@ t.test('verifyAnew: a protected header seen on a token with a valid signature ge
   t.same(headers, ['{"alg":"HS256"}', '{"alg":"HS256"}'])
 })
 
+t.test('verifyAnew: with several kids, a known header still gets the key its kid names, and only that one', async (t) => {
+  const secrets = { a: SECRET, b: [...SECRET].reverse().join('') }
+  const keys = await buildKeyRing({ ...NO_KEYS, algorithm: 'HS256', keys: [{ kid: 'a', secret: secrets.a }, { kid: 'b', secret: secrets.b }] }, NO_LOG)
+  const tokens = await service({ keys })
+  const signed = (kid: 'a' | 'b', secret: string, n: number) => {
+    const signingInput = `${b64u({ alg: 'HS256', kid })}.${b64u({ sub: `user-${n}`, iat: nowSeconds, exp: nowSeconds + 60 })}`
+    return `${signingInput}.${createHmac('sha256', secret).update(signingInput).digest('base64url')}`
+  }
+  t.equal((await tokens.verifyAnew(signed('a', secrets.a, 1))).sub, 'user-1', 'kid a, learnt')
+  t.match(await rejected(tokens.verifyAnew(signed('a', secrets.b, 2))), { reason: 'signature_invalid' }, 'kid a signed with b\'s secret')
+  t.equal((await tokens.verifyAnew(signed('b', secrets.b, 3))).sub, 'user-3', 'kid b')
+  t.match(await rejected(tokens.verifyAnew(signed('b', secrets.a, 4))), { reason: 'signature_invalid' }, 'kid b, once known, signed with a\'s secret')
+  t.equal((await tokens.verifyAnew(signed('a', secrets.a, 5))).sub, 'user-5')
+})
+
 t.test('sign refuses bad userids, claims and options with TypeErrors', async (t) => {
   const tokens = await service({ maxTokenAge: 600 })
   const badCalls: Array<[string, () => Promise<string>]> = [
