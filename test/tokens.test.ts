@@ -38,9 +38,9 @@ async function service (overrides: Partial<TokenSettings> = {}, algorithm: Algor
 }
 
 const b64u = (value: string | object) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')
-function hs256 (header: object, payload: string | object): string {
+function hs256 (header: object, payload: string | object, secret = SECRET): string {
   const signingInput = `${b64u(header)}.${b64u(payload)}`
-  return `${signingInput}.${createHmac('sha256', SECRET).update(signingInput).digest('base64url')}`
+  return `${signingInput}.${createHmac('sha256', secret).update(signingInput).digest('base64url')}`
 }
 
 t.test('sign sets sub, iat, exp, a random jti, iss, aud, alg and typ', async (t) => {
@@ -169,10 +169,7 @@ t.test('verifyAnew: with several kids, a known header still gets the key its kid
   const secrets = { a: SECRET, b: [...SECRET].reverse().join('') }
   const keys = await buildKeyRing({ ...NO_KEYS, algorithm: 'HS256', keys: [{ kid: 'a', secret: secrets.a }, { kid: 'b', secret: secrets.b }] }, NO_LOG)
   const tokens = await service({ keys })
-  const signed = (kid: 'a' | 'b', secret: string, n: number) => {
-    const signingInput = `${b64u({ alg: 'HS256', kid })}.${b64u({ sub: `user-${n}`, iat: nowSeconds, exp: nowSeconds + 60 })}`
-    return `${signingInput}.${createHmac('sha256', secret).update(signingInput).digest('base64url')}`
-  }
+  const signed = (kid: 'a' | 'b', secret: string, n: number) => hs256({ alg: 'HS256', kid }, { sub: `user-${n}`, iat: nowSeconds, exp: nowSeconds + 60 }, secret)
   t.equal((await tokens.verifyAnew(signed('a', secrets.a, 1))).sub, 'user-1', 'kid a, learnt')
   t.match(await rejected(tokens.verifyAnew(signed('a', secrets.b, 2))), { reason: 'signature_invalid' }, 'kid a signed with b\'s secret')
   t.equal((await tokens.verifyAnew(signed('b', secrets.b, 3))).sub, 'user-3', 'kid b')
