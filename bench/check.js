@@ -39,6 +39,13 @@ export async function check (contender, server, tokens) {
   const { port } = server
   if (contender.tokens !== null) {
     if (tokens.values.length === 0 || tokens.check.length === 0) throw new CheckError(`${contender.name}: no tokens to send`)
+  }
+  if (contender.ignoresTokens) {
+    for (const token of [tokens.check[0].token, tamper(tokens.check[0].token)]) {
+      expect(contender, `GET /hello with a token it ignores (${contender.transport})`,
+        await get(port, '/hello', tokens.credential(token)), 200, { hello: 'world' })
+    }
+  } else if (contender.tokens !== null) {
     for (const { userid, token } of tokens.check) {
       expect(contender, `GET /hello with the token of ${userid} (${contender.transport})`,
         await get(port, '/hello', tokens.credential(token)), 200, { hello: userid })

@@ -9,6 +9,8 @@
 //   transport: where the token travels: 'authorization' (Bearer header) or 'cookie' (`cookie`).
 //   protected: a path that must answer 401 to a request without a token (checked before each run).
 //   compare:   other contenders this one's req/s is divided by, besides bare (every contender).
+//   ignoresTokens: the server reads no token: it answers {"hello":"world"} to any request
+//              (checked with a tampered token too), and is sent a pool only to get its bytes.
 
 export const contenders = [
   {
@@ -17,12 +19,27 @@ export const contenders = [
     tokens: null
   },
   {
+    name: 'bare-token',
+    description: 'the bare route, sent plugin-hs256\'s requests (Authorization: Bearer, 1,000 tokens of the same length) and reading none of them',
+    tokens: 'server',
+    transport: 'authorization',
+    ignoresTokens: true
+  },
+  {
+    name: 'bare-cookie',
+    description: 'the bare route, sent plugin-cookie\'s requests (Cookie: session=<token>, 1,000 tokens of the same length) and reading none of them',
+    tokens: 'server',
+    transport: 'cookie',
+    cookieName: 'session',
+    ignoresTokens: true
+  },
+  {
     name: 'plugin-hs256',
     description: 'fastify-jwt-security, header policy, HS256 (32-byte secret), config: { permission: \'view\' }, 1,000 tokens reused',
     tokens: 'server',
     transport: 'authorization',
     protected: '/hello',
-    compare: ['fastify-jwt', 'jose-cached']
+    compare: ['bare-token', 'fastify-jwt', 'jose-cached']
   },
   {
     name: 'plugin-hs512',
@@ -44,7 +61,8 @@ export const contenders = [
     description: 'no plugin: an onRequest hook with a Map of verified tokens (exp checked), jose jwtVerify (CryptoKey, HS256) on a miss, 1,000 tokens reused',
     tokens: 'server',
     transport: 'authorization',
-    protected: '/hello'
+    protected: '/hello',
+    compare: ['bare-token']
   },
   {
     name: 'plugin-cookie',
@@ -52,7 +70,8 @@ export const contenders = [
     tokens: 'server',
     transport: 'cookie',
     cookieName: 'session',
-    protected: '/hello'
+    protected: '/hello',
+    compare: ['bare-cookie']
   },
   {
     name: 'plugin-cold',

@@ -5,12 +5,16 @@ import autocannon from 'autocannon'
 
 /**
  * The values a run's requests carry (`Bearer <token>`, or `session=<token>` for a cookie).
- * A pool that may be reused (`fresh: false`) becomes one prepared request per value, which every
- * connection cycles through: autocannon builds each request once, so the load generator's cost per
- * request is the same small one for every contender. A pool of new tokens (`fresh: true`, the cold
- * contenders) is handed out in order by one cursor for the warm-up and the measurement, so that no
- * token is sent twice, with a count of what was used to prove it; autocannon then builds every
- * request anew.
+ * A pool that may be reused (`fresh: false`) becomes prepared requests, dealt out to the
+ * connections like cards: with 50 connections and 1,000 tokens, each connection goes through its
+ * own 20 in turn, and the server sees all 1,000. autocannon builds each request once, so the load
+ * generator's cost per request is the same small one for every contender. (Given the whole pool,
+ * every connection would keep a copy of 1,000 prepared requests and cycle through them: that cost
+ * the load generator 4 to 6 µs more per request than a single request did, measured on the
+ * 2-core machine of docs/benchmarks.md, and on such a machine the load generator's time is taken
+ * from the server.) A pool of new tokens (`fresh: true`, the cold contenders) is handed out in
+ * order by one cursor for the warm-up and the measurement, so that no token is sent twice, with a
+ * count of what was used to prove it; autocannon then builds every request anew.
  */
 export class Rotation {
   // Shared by the warm-up and the measurement of a fresh pool.
@@ -34,22 +38,44 @@ export class Rotation {
   /**
    * For a reusable pool, before the warm-up: every value twice, in order, over one connection.
    * The contender's cache (which keeps a token the second time it is verified) then starts the
-   * warm-up holding the pool. Without this, every connection would start at the first value at
-   * the same moment, and each value's first round would be 50 concurrent verifications: for a
-   * pool of 1,000, a cold first round of 50,000 requests. Null for a fresh pool or no pool.
+   * warm-up holding the pool. Without this, every connection would start its share of the pool at
+   * the same moment, and the first round through it would be concurrent verifications of each
+   * token. Null for a fresh pool or no pool.
    */
   priming () {
     if (this.fresh || this.values.length === 0) return null
     return { amount: 2 * this.values.length, connections: 1, requests: [inOrder(this.header, this.values, { next: 0, sent: 0 })] }
   }
 
-  /** Requests for autocannon: GET /hello, with the values as described above. */
-  requests () {
+  /** autocannon's options for GET /hello with the values, as described above, for a run with `connections`. */
+  load (connections) {
     const { header, values } = this
-    if (values.length === 0) return [{ method: 'GET', path: '/hello' }]
-    if (!this.fresh) return values.map((value) => ({ method: 'GET', path: '/hello', headers: { [header]: value } }))
-    return [inOrder(header, values, this.#cursor)]
+    if (values.length === 0) return { requests: [{ method: 'GET', path: '/hello' }] }
+    if (this.fresh) return { requests: [inOrder(header, values, this.#cursor)] }
+    const prepared = (value) => ({ method: 'GET', path: '/hello', headers: { [header]: value } })
+    let clients = 0
+    return {
+      requests: [prepared(values[0])],
+      setupClient: (client) => {
+        const share = dealt(values, clients++, connections)
+        // Client.setRequests refuses to run with pipelining; its request iterator's own method is
+        // what it calls once that check passes. The client has not connected yet.
+        if (typeof client.requestIterator?.setRequests !== 'function') {
+          throw new Error('this autocannon version has no client.requestIterator.setRequests: bench/measure.js needs another way to give each connection its requests')
+        }
+        client.requestIterator.setRequests(share.map(prepared))
+      }
+    }
   }
+}
+
+// The values connection `index` of `connections` sends: every connections-th value from `index`
+// (value `index` modulo the pool's size, when there are more connections than values).
+function dealt (values, index, connections) {
+  if (index >= values.length) return [values[index % values.length]]
+  const share = []
+  for (let position = index; position < values.length; position += connections) share.push(values[position])
+  return share
 }
 
 // One request that autocannon builds anew each time, with the value at `cursor`, then moves it on.
@@ -77,14 +103,17 @@ export function machineBusy () {
   }
 }
 
-/** Runs autocannon for `duration` seconds; returns its result and the CPU use, in cores. */
+/**
+ * Runs autocannon for `duration` seconds. Returns its result, the CPU use in cores, and the raw
+ * times (microseconds) a round adds up over its slices: wall, server, load generator, the rest.
+ */
 export async function measure (server, rotation, { connections, pipelining, duration }) {
   const options = {
     url: `http://127.0.0.1:${server.port}/hello`,
     connections,
     pipelining,
     duration,
-    requests: rotation.requests()
+    ...rotation.load(connections)
   }
   const serverBefore = await server.stats()
   const machineBefore = machineBusy()
@@ -97,13 +126,14 @@ export async function measure (server, rotation, { connections, pipelining, dura
   const client = process.cpuUsage(clientBefore)
   const machineAfter = machineBusy()
   const serverAfter = await server.stats()
-  const clientCpu = (client.user + client.system) / wall
-  const serverCpu = (serverAfter.cpu - serverBefore.cpu) / wall
+  const clientMicros = client.user + client.system
+  const serverMicros = serverAfter.cpu - serverBefore.cpu
+  // Other processes, the kernel's own work and hypervisor steal. Close to 0 on a quiet machine.
+  const otherMicros = machineBefore === null ? null : Math.max(0, machineAfter - machineBefore - serverMicros - clientMicros)
   const cpu = {
-    server: serverCpu,
-    client: clientCpu,
-    // Other processes, the kernel's own work and hypervisor steal. Close to 0 on a quiet machine.
-    other: machineBefore === null ? null : Math.max(0, (machineAfter - machineBefore) / wall - serverCpu - clientCpu)
+    server: serverMicros / wall,
+    client: clientMicros / wall,
+    other: otherMicros === null ? null : otherMicros / wall
   }
-  return { result, cpu, serverMicros: serverAfter.cpu - serverBefore.cpu, rss: serverAfter.rss }
+  return { result, cpu, micros: { wall, server: serverMicros, client: clientMicros, other: otherMicros }, rss: serverAfter.rss }
 }

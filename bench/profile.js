@@ -50,7 +50,7 @@ const values = contender.tokens === null
   ? []
   : coldPool?.values ?? server.pool.map(({ token }) => header === 'cookie' ? `${contender.cookieName}=${token}` : `Bearer ${token}`)
 const rotation = new Rotation(values.length === 0 ? null : header, values, { fresh: coldPool !== null })
-const load = { url: `http://127.0.0.1:${server.port}/hello`, connections: 50, pipelining, requests: rotation.requests() }
+const load = { url: `http://127.0.0.1:${server.port}/hello`, connections: 50, pipelining, ...rotation.load(50) }
 const priming = rotation.priming()
 if (priming !== null) await autocannon({ url: load.url, ...priming })
 await autocannon({ ...load, duration: WARMUP })

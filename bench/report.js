@@ -103,14 +103,34 @@ export function summarize (runs, contenders, pipeliningLevels) {
     for (const row of rows) {
       const contender = contenders.find(({ name }) => name === row.contender)
       row.vs = {}
+      row.sliceVs = {}
       for (const name of [BASELINE, ...contender.compare ?? []]) {
         const reference = byName(name)
         row.vs[name] = reference === undefined ? null : row.reqPerSec / reference.reqPerSec
+        row.sliceVs[name] = reference === undefined ? null : sliceRatio(runs, pipelining, row.contender, name)
       }
     }
     if (rows.length > 0) summary.push({ pipelining, rows })
   }
   return summary
+}
+
+/**
+ * The median, over every cycle of every round, of `name`'s req/s in its slice divided by
+ * `reference`'s in the same cycle: a ratio of neighbours in time, which the machine's drift
+ * between cycles does not reach. Null without slices to pair.
+ */
+export function sliceRatio (runs, pipelining, name, reference) {
+  const ratios = []
+  for (const run of runs) {
+    if (run.pipelining !== pipelining || run.contender !== name) continue
+    const other = runs.find((candidate) => candidate.pipelining === pipelining && candidate.round === run.round && candidate.contender === reference)
+    for (const slice of run.slices ?? []) {
+      const paired = other?.slices?.find((candidate) => candidate.cycle === slice.cycle)
+      if (paired !== undefined && paired.reqPerSec > 0) ratios.push(slice.reqPerSec / paired.reqPerSec)
+    }
+  }
+  return ratios.length === 0 ? null : median(ratios)
 }
 
 /** Median over the rounds of each signer. */
@@ -192,13 +212,14 @@ function targetRatio ({ ratio: value, min, met }) {
 }
 
 function targetTable (results) {
-  const header = ['target', 'contender', 'vs', 'pipelining', 'ratio', 'required', 'met']
+  const header = ['target', 'contender', 'vs', 'pipelining', 'ratio', 'slices', 'required', 'met']
   const lines = results.map((result) => [
     result.label,
     result.contender,
     result.reference,
     result.pipelining === null ? '-' : String(result.pipelining),
     targetRatio(result),
+    ratio(result.sliceRatio),
     result.min === null ? 'not set' : `${result.min.toFixed(2)}x`,
     result.met === null ? '-' : result.met ? 'yes' : 'NO'
   ])

@@ -8,7 +8,7 @@ import { ColdPool, coldPoolSize, describeGeneration } from './cold-tokens.js'
 import { contenders as allContenders } from './contenders.js'
 import { writeDocs } from './docs.js'
 import { Rotation, measure } from './measure.js'
-import { describeMachine, printMachine, printSummary, summarize, summarizeSign, writeResults } from './report.js'
+import { describeMachine, median, printMachine, printSummary, summarize, summarizeSign, writeResults } from './report.js'
 import { ServerProcess } from './server-process.js'
 import { SIGNERS, measureSigner } from './sign.js'
 import { evaluateTargets } from './targets.js'
@@ -17,13 +17,16 @@ const SIGN = 'sign'
 
 const USAGE = `Usage: npm run bench -- [flags]
 
-  --duration <s>       seconds measured per HTTP run (default 10; 2 with --quick)
+  --duration <s>       seconds measured per contender, pipelining level and round (default 10; 2 with --quick)
+  --slice <s>          the measurement is cut into slices of this many seconds, taken by the
+                       contenders in turn (default 1)
   --rounds <n>         rounds; each round runs every contender at every pipelining level, then
                        every signer (default 3; 1 with --quick)
   --connections <n>    autocannon connections (default 50)
   --pipelining <list>  pipelining levels, comma-separated (default 1,10)
   --warmup <s>         seconds of unmeasured load before each HTTP run (default 2; 1 with --quick)
-  --retries <n>        re-runs of a run during which other processes were busy (default 2; 0 with --quick)
+  --retries <n>        re-measures of a slice (or signing run) during which other processes were busy
+                       (default 2; 0 with --quick)
   --only <names>       contenders to run, comma-separated, "${SIGN}" for the signing benchmark (default: all)
   --cold-rate <req/s>  the most req/s expected of a cold contender: its pool holds
                        (warm-up + duration) x rate x 1.5 new tokens (default 40000)
@@ -40,8 +43,12 @@ const BUSY_THRESHOLD = 0.25
 // A run is flagged LG when the load generator (one thread) used this much CPU: it was the bottleneck.
 const GENERATOR_THRESHOLD = 0.9
 const RETRY_PAUSE = 10
-// Seconds a cold pool must stay valid after the start of a run, beyond its warm-up and duration.
+// Seconds a cold pool must stay valid after the start of a round, beyond its warm-ups and slices.
 const RUN_OVERHEAD = 30
+// Seconds a slice takes beyond its measurement (autocannon's connections, the CPU readings), at most.
+const SLICE_OVERHEAD = 0.5
+// Seconds to start, check and prime one server, about.
+const SERVER_START = 2
 
 function fail (message) {
   console.error(`${message}\n\n${USAGE}`)
@@ -64,6 +71,7 @@ function parseSettings (argv) {
       strict: true,
       options: {
         duration: { type: 'string' },
+        slice: { type: 'string' },
         rounds: { type: 'string' },
         connections: { type: 'string' },
         pipelining: { type: 'string' },
@@ -94,6 +102,7 @@ function parseSettings (argv) {
   return {
     quick,
     duration: number('duration', parsed.duration ?? (quick ? '2' : '10'), { min: 1 }),
+    slice: number('slice', parsed.slice ?? '1', { min: 0.5 }),
     rounds: number('rounds', parsed.rounds ?? (quick ? '1' : '3'), { integer: true, min: 1 }),
     connections: number('connections', parsed.connections ?? '50', { integer: true, min: 1 }),
     pipelining: [...new Set((parsed.pipelining ?? '1,10').split(',').map((level) => number('pipelining', level, { integer: true, min: 1 })))],
@@ -111,9 +120,9 @@ function parseSettings (argv) {
   }
 }
 
-/** Round `round` (from 1) starts one contender further down the list, so no one always runs first. */
-function rotated (list, round) {
-  const shift = (round - 1) % list.length
+/** Turn `turn` (from 1) starts one place further down the list, so that no one always goes first. */
+function rotated (list, turn) {
+  const shift = (turn - 1) % list.length
   return [...list.slice(shift), ...list.slice(0, shift)]
 }
 
@@ -128,50 +137,109 @@ function tokensFor (contender, pool, coldPool) {
   return { header, values: pool.map(({ token }) => format(token)), check: pool.length === 0 ? [] : [pool[0], pool[pool.length - 1]], credential }
 }
 
-// One measured run: a fresh server, the checks, the warm-up, the measurement, then the server is killed.
-async function runOnce (contender, pipelining, settings, coldPool) {
-  if (contender.tokens === 'cold') {
-    const generation = coldPool.ensureFresh(settings.warmup + settings.duration + RUN_OVERHEAD)
+// One round at one pipelining level: a fresh server per contender, all of them up at once, each
+// checked, primed and warmed up; then the measurement, cut into slices of `--slice` seconds that
+// take the contenders in turn, cycle after cycle. A virtual machine's speed changes from one second
+// to the next: run one after the other, the contenders would each meet a different part of that
+// drift; interleaved, they all sample the whole round alike. Each contender's figures add up its
+// slices; a slice during which other processes were busy is measured again.
+async function runRound (contenders, round, pipelining, settings, coldPool, data) {
+  const cycles = Math.ceil(settings.duration / settings.slice)
+  if (coldPool !== null) {
+    const seconds = roundSeconds(settings, contenders.length) + RUN_OVERHEAD
+    const generation = coldPool.ensureFresh(seconds)
     if (generation !== null) console.log(`cold pool signed again, before its tokens expire: ${describeGeneration(generation)}`)
   }
-  const server = await ServerProcess.start(contender.name, contender.tokens === 'cold' ? coldPool.env : {})
+  const live = []
   try {
-    const tokens = tokensFor(contender, server.pool, coldPool)
-    await check(contender, server, tokens)
-    // One rotation for the warm-up and the measurement: a cold contender's tokens stay new.
-    const rotation = new Rotation(tokens.header, tokens.values, { fresh: contender.tokens === 'cold' })
-    const load = { connections: settings.connections, pipelining }
-    const priming = rotation.priming()
-    if (priming !== null) await autocannon({ url: `http://127.0.0.1:${server.port}/hello`, ...priming })
-    if (settings.warmup > 0) {
-      await autocannon({ url: `http://127.0.0.1:${server.port}/hello`, ...load, duration: settings.warmup, requests: rotation.requests() })
+    for (const contender of contenders) {
+      const server = await ServerProcess.start(contender.name, contender.tokens === 'cold' ? coldPool.env : {})
+      const entry = { contender, server, rotation: null, slices: [] }
+      live.push(entry)
+      const tokens = tokensFor(contender, server.pool, coldPool)
+      await check(contender, server, tokens)
+      // Each contender has its own cursor in the cold pool: a server sees each of its tokens once.
+      entry.rotation = new Rotation(tokens.header, tokens.values, { fresh: contender.tokens === 'cold' })
+      const priming = entry.rotation.priming()
+      if (priming !== null) await autocannon({ url: `http://127.0.0.1:${server.port}/hello`, ...priming })
     }
-    const { result, cpu, serverMicros, rss } = await measure(server, rotation, { ...load, duration: settings.duration })
-    const responses = result.requests.total
-    return {
-      contender: contender.name,
-      pipelining,
-      reqPerSec: result.requests.average,
-      responses,
-      p50: result.latency.p50,
-      p99: result.latency.p99,
-      non2xx: result.non2xx,
-      errors: result.errors,
-      timeouts: result.timeouts,
-      cpu,
-      cpuPerRequest: responses === 0 ? 0 : serverMicros / responses,
-      busy: cpu.other !== null && cpu.other > settings.busyThreshold,
-      generatorBound: cpu.client >= settings.generatorThreshold,
-      // Values handed to the load generator over the warm-up and the measurement, and whether a
-      // cold contender had to send some twice.
-      tokens: contender.tokens === null
-        ? null
-        : { cold: rotation.fresh, pool: tokens.values.length, used: rotation.fresh ? rotation.used : null, reused: rotation.fresh && rotation.wrapped },
-      serverRss: rss,
-      autocannon: result
+    const load = { connections: settings.connections, pipelining }
+    for (const { server, rotation } of live) {
+      if (settings.warmup > 0) {
+        await autocannon({ url: `http://127.0.0.1:${server.port}/hello`, ...load, duration: settings.warmup, ...rotation.load(settings.connections) })
+      }
+    }
+    for (let cycle = 0; cycle < cycles; cycle++) {
+      const duration = Math.min(settings.slice, settings.duration - cycle * settings.slice)
+      for (const entry of rotated(live, cycle + 1)) {
+        for (let attempt = 1; ; attempt++) {
+          const slice = { cycle, attempt, ...await measure(entry.server, entry.rotation, { ...load, duration }) }
+          const busy = slice.cpu.other !== null && slice.cpu.other > settings.busyThreshold
+          if (!busy || attempt > settings.retries) {
+            entry.slices.push({ ...slice, busy })
+            break
+          }
+          data.discarded.push({ round, pipelining, contender: entry.contender.name, ...sliceRecord(slice) })
+        }
+      }
     }
   } finally {
-    await server.stop()
+    await Promise.all(live.map(({ server }) => server.stop()))
+  }
+  return live.map((entry) => runRecord(entry, round, pipelining, settings))
+}
+
+// What latest.json keeps of a slice: the figures, not autocannon's whole result.
+function sliceRecord ({ cycle, attempt, result, cpu, micros }) {
+  return {
+    cycle,
+    attempt,
+    reqPerSec: result.requests.total / result.duration,
+    responses: result.requests.total,
+    seconds: result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    cpu,
+    micros
+  }
+}
+
+// One contender's figures over a round: its slices added up.
+function runRecord ({ contender, rotation, slices }, round, pipelining, settings) {
+  const records = slices.map(sliceRecord)
+  const sum = (pick) => records.reduce((total, record) => total + pick(record), 0)
+  const responses = sum((record) => record.responses)
+  const wall = sum((record) => record.micros.wall)
+  const others = records.map((record) => record.micros.other)
+  const cpu = {
+    server: sum((record) => record.micros.server) / wall,
+    client: sum((record) => record.micros.client) / wall,
+    other: others.includes(null) ? null : sum((record) => record.micros.other) / wall
+  }
+  return {
+    round,
+    contender: contender.name,
+    pipelining,
+    reqPerSec: responses / sum((record) => record.seconds),
+    responses,
+    p50: median(records.map((record) => record.p50)),
+    p99: median(records.map((record) => record.p99)),
+    non2xx: sum((record) => record.non2xx),
+    errors: sum((record) => record.errors),
+    timeouts: sum((record) => record.timeouts),
+    cpu,
+    cpuPerRequest: responses === 0 ? 0 : sum((record) => record.micros.server) / responses,
+    busy: slices.some((slice) => slice.busy),
+    generatorBound: cpu.client >= settings.generatorThreshold,
+    // Values handed to the load generator over the warm-up and the measurement, and whether a
+    // cold contender had to send some twice.
+    tokens: contender.tokens === null
+      ? null
+      : { cold: rotation.fresh, pool: rotation.values.length, used: rotation.fresh ? rotation.used : null, reused: rotation.fresh && rotation.wrapped },
+    slices: records
   }
 }
 
@@ -206,14 +274,21 @@ async function withRetries (settings, data, label, attempt, print) {
   }
 }
 
+// Seconds one round at one pipelining level takes, at most: every contender's warm-up and slices.
+function roundSeconds (settings, contenders) {
+  const cycles = Math.ceil(settings.duration / settings.slice)
+  return contenders * (settings.warmup + settings.duration + cycles * SLICE_OVERHEAD + SERVER_START)
+}
+
 function describePlan (settings) {
-  const httpRuns = settings.rounds * settings.pipelining.length * settings.contenders.length
+  const contenders = settings.contenders.length
+  const httpRounds = contenders === 0 ? 0 : settings.rounds * settings.pipelining.length
   const signRuns = settings.sign ? settings.rounds * SIGNERS.length : 0
-  const seconds = httpRuns * (settings.duration + settings.warmup + 1) + signRuns * (settings.signDuration + settings.signWarmup + 1)
+  const seconds = httpRounds * roundSeconds(settings, contenders) + signRuns * (settings.signDuration + settings.signWarmup + 1)
   const parts = []
-  if (httpRuns > 0) {
-    parts.push(`${httpRuns} HTTP run(s): ${settings.rounds} round(s) x pipelining ${settings.pipelining.join(', ')} x ` +
-      `${settings.contenders.length} contender(s), ${settings.connections} connections, ${settings.warmup} s warm-up + ${settings.duration} s each`)
+  if (httpRounds > 0) {
+    parts.push(`${settings.rounds} round(s) x pipelining ${settings.pipelining.join(', ')} of ${contenders} contender(s) side by side, ` +
+      `${settings.connections} connections, ${settings.warmup} s warm-up + ${settings.duration} s each in slices of ${settings.slice} s`)
   }
   if (signRuns > 0) parts.push(`${signRuns} signing run(s) of ${settings.signWarmup} s + ${settings.signDuration} s`)
   return `${parts.join('; ')}: about ${(seconds / 60).toFixed(1)} min`
@@ -244,19 +319,19 @@ async function main () {
     let coldPool = null
     if (settings.contenders.some((contender) => contender.tokens === 'cold')) {
       coldPool = new ColdPool(coldPoolSize(settings.warmup + settings.duration, settings.coldRate))
-      const generation = coldPool.ensureFresh(settings.warmup + settings.duration + RUN_OVERHEAD)
+      const generation = coldPool.ensureFresh(roundSeconds(settings, settings.contenders.length) + RUN_OVERHEAD)
       data.coldPool = { size: coldPool.size, rate: settings.coldRate, generations: coldPool.generations }
       console.log(`Cold pool: ${describeGeneration(generation)}; enough for ${settings.coldRate.toLocaleString('en-US')} req/s ` +
         `over ${settings.warmup + settings.duration} s with a 1.5 margin\n`)
     }
-    for (let round = 1; round <= settings.rounds; round++) {
+    for (let round = 1; round <= settings.rounds && settings.contenders.length > 0; round++) {
       for (const pipelining of settings.pipelining) {
-        for (const contender of rotated(settings.contenders, round)) {
-          const label = `round ${round}/${settings.rounds}  p=${String(pipelining).padEnd(3)}`
-          const run = await withRetries(settings, data, label, async () => ({ round, ...await runOnce(contender, pipelining, settings, coldPool) }), printRun)
+        const label = `round ${round}/${settings.rounds}  p=${String(pipelining).padEnd(3)}`
+        for (const run of await runRound(rotated(settings.contenders, round), round, pipelining, settings, coldPool, data)) {
+          printRun(label, run)
           data.runs.push(run)
-          writeResults(data)
         }
+        writeResults(data)
       }
     }
     coldPool = null

@@ -61,19 +61,22 @@ export function evaluateTargets (summary, signSummary) {
       const rows = summary.find(({ pipelining }) => pipelining === level)?.rows ?? []
       const own = rows.find((row) => row.contender === target.contender)
       const reference = rows.find((row) => row.contender === target.reference)
-      if (own !== undefined && reference !== undefined) results.push(verdict(target, level, own.reqPerSec / reference.reqPerSec))
+      if (own !== undefined && reference !== undefined) {
+        results.push(verdict(target, level, own.reqPerSec / reference.reqPerSec, own.sliceVs?.[target.reference] ?? null))
+      }
     }
   }
   return results
 }
 
-function verdict (target, pipelining, ratio) {
+function verdict (target, pipelining, ratio, sliceRatio = null) {
   return {
     label: target.label,
     contender: target.contender,
     reference: target.reference,
     pipelining,
     ratio,
+    sliceRatio,
     min: target.min,
     met: target.min === null ? null : ratio >= target.min
   }

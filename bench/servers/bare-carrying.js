@@ -1,0 +1,25 @@
+// The server of "bare-token" and "bare-cookie": the baseline route of "bare", answering
+// {"hello":"world"} whatever the request carries, with a pool of 1,000 tokens for the load
+// generator to send. The tokens are signed with jose, with the same header and claims as the
+// plugin's, so every request is as long as the plugin contender's it stands beside. Nothing reads
+// them: what these contenders cost beyond "bare" is the longer request (Node's HTTP parsing, the
+// kernel's copies, the load generator's writes), which any server that receives a token pays.
+import { randomBytes } from 'node:crypto'
+import Fastify from 'fastify'
+import { SignJWT } from 'jose'
+import { serve, tokenPool } from './common.js'
+
+export async function serveBareCarrying () {
+  const key = await crypto.subtle.importKey('raw', randomBytes(32), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+  const app = Fastify({ logger: false })
+
+  app.get('/hello', async () => ({ hello: 'world' }))
+
+  const pool = await tokenPool((userid) => new SignJWT({ roles: ['view'], jti: crypto.randomUUID() })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(userid)
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(key))
+  await serve(app, pool)
+}
