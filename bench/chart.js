@@ -1,7 +1,7 @@
 // docs/benchmark-chart.svg: a horizontal bar chart of the median req/s of every contender, one
 // group per pipelining level, written by hand (no dependency).
 import { BASELINE } from './contenders.js'
-import { describeCommit, integer } from './report.js'
+import { describeCommit, integer, sliceOf } from './report.js'
 
 const WIDTH = 920
 const LABEL_WIDTH = 150
@@ -37,7 +37,7 @@ export function renderChart (data) {
   parts.push(text(LEFT, y, `${data.date.slice(0, 10)}, ${describeCommit(machine)}` + (settings.quick ? '; --quick: a smoke test' : ''), 'class="note"'))
   y += 16
   parts.push(text(LEFT, y, `${machine.cpus} x ${machine.cpu}, Node ${machine.node}; ${settings.connections} connections, ` +
-    `${settings.duration} s per run, median of ${settings.rounds} round(s)`, 'class="note"'))
+    `${settings.duration} s per contender in ${sliceOf(settings)} s slices, median of ${settings.rounds} round(s)`, 'class="note"'))
   y += 22
   let x = LEFT
   for (const [key, label] of LEGEND) {

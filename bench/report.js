@@ -152,6 +152,9 @@ export function summarizeSign (runs, signers) {
   return { reference: SIGN_REFERENCE, rows }
 }
 
+// Runs recorded before slices existed measured each contender in one piece.
+export const sliceOf = (settings) => settings.slice ?? settings.duration
+
 export const integer = (value) => Math.round(value).toLocaleString('en-US')
 export const ratio = (value) => value === null || value === undefined ? '-' : `${value.toFixed(2)}x`
 
@@ -212,7 +215,7 @@ function targetRatio ({ ratio: value, min, met }) {
 }
 
 function targetTable (results) {
-  const header = ['target', 'contender', 'vs', 'pipelining', 'ratio', 'slices', 'required', 'met']
+  const header = ['target', 'contender', 'vs', 'pipelining', 'ratio', 'paired slices', 'required', 'met']
   const lines = results.map((result) => [
     result.label,
     result.contender,
@@ -243,7 +246,7 @@ function markdownTable ({ header, lines }, leftColumns = 1) {
 export function printSummary ({ summary, sign, targets, contenders }, settings) {
   const references = referencesOf(contenders)
   for (const { pipelining, rows } of summary) {
-    console.log(`\nPipelining ${pipelining}: ${settings.connections} connections, ${settings.duration} s per run, ` +
+    console.log(`\nPipelining ${pipelining}: ${settings.connections} connections, ${settings.duration} s per contender and round in ${sliceOf(settings)} s slices, ` +
       `median of ${settings.rounds} round(s)`)
     console.log(table(httpTable(rows, references, false)))
   }
@@ -265,6 +268,8 @@ export function printSummary ({ summary, sign, targets, contenders }, settings) 
   if (targets.length > 0) {
     console.log('\nTargets (bench/targets.js):')
     console.log(table(targetTable(targets)))
+    console.log('ratio: of the medians of the rounds (what "met" reads). paired slices: median, over every cycle of every ' +
+      'round, of the ratio of the two contenders\' slices in that cycle.')
   }
 }
 
@@ -278,14 +283,15 @@ export function markdownResults (data) {
   const partial = []
   if (settings.quick) partial.push('`--quick`')
   if (settings.rounds < 3) partial.push(`${settings.rounds} round(s)`)
-  if (settings.duration < 10) partial.push(`${settings.duration} s per run`)
+  if (settings.duration < 10) partial.push(`${settings.duration} s per contender and round`)
   if (settings.only !== null) partial.push(`\`--only ${settings.only.join(',')}\``)
   if (partial.length > 0) out.push('', `> **Not a full run** (${partial.join(', ')}): a smoke test, not results to quote.`)
   if (machine.loadavg[0] > 0.5) out.push('', `> **The machine was not idle** at the start (load average ${machine.loadavg[0].toFixed(2)}).`)
   out.push('')
   out.push(`- **Machine**: ${machine.cpus} x ${machine.cpu} (${machine.availableParallelism} usable), ${gib(machine.memory)}, ${machine.platform}`)
   out.push(`- **Software**: Node ${machine.node}, ${Object.entries(machine.versions).map(([name, v]) => `${name} ${v}`).join(', ')}`)
-  out.push(`- **Load**: ${settings.connections} connections, ${settings.warmup} s warm-up then ${settings.duration} s per run, ` +
+  out.push(`- **Load**: ${settings.connections} connections; per round and pipelining level, every contender's server up at once, ` +
+    `${settings.warmup} s warm-up each, then ${settings.duration} s each in ${sliceOf(settings)} s slices taken in turn; ` +
     `median of ${settings.rounds} round(s); load average at start ${machine.loadavg.map((value) => value.toFixed(2)).join(' ')}`)
   const generation = data.coldPool?.generations[0]
   if (generation !== undefined) {
