@@ -11,12 +11,14 @@ const ROW_HEIGHT = 26
 const GROUP_GAP = 22
 const LEFT = 20
 
-const COLORS = { plugin: '#3b6ea5', 'fastify-jwt': '#e08a2e', bare: '#8c8c8c' }
-const LEGEND = [['plugin', 'fastify-jwt-security'], ['fastify-jwt', '@fastify/jwt'], ['bare', 'bare Fastify']]
+const COLORS = { plugin: '#3b6ea5', 'fastify-jwt': '#e08a2e', jose: '#5a9e6f', bare: '#8c8c8c' }
+const LEGEND = [['plugin', 'fastify-jwt-security'], ['fastify-jwt', '@fastify/jwt'], ['jose', 'a bare jose hook'], ['bare', 'bare Fastify']]
 
+// By the name's prefix: bare (bare-token and bare-cookie are bare routes), fastify-jwt, jose, plugin.
 function colorOf (name) {
-  if (name === BASELINE) return COLORS.bare
-  return name.startsWith('fastify-jwt') ? COLORS['fastify-jwt'] : COLORS.plugin
+  if (name === BASELINE || name.startsWith(`${BASELINE}-`)) return COLORS.bare
+  if (name.startsWith('fastify-jwt')) return COLORS['fastify-jwt']
+  return name.startsWith('jose-') ? COLORS.jose : COLORS.plugin
 }
 
 const escape = (text) => String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
