@@ -6,8 +6,8 @@
 // kernel's copies, the load generator's writes), which any server that receives a token pays.
 import { randomBytes } from 'node:crypto'
 import Fastify from 'fastify'
-import { SignJWT } from 'jose'
-import { serve, tokenPool } from './common.js'
+import { serve } from './common.js'
+import { joseTokenPool } from './jose-pool.js'
 
 export async function serveBareCarrying () {
   const key = await crypto.subtle.importKey('raw', randomBytes(32), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
@@ -15,11 +15,5 @@ export async function serveBareCarrying () {
 
   app.get('/hello', async () => ({ hello: 'world' }))
 
-  const pool = await tokenPool((userid) => new SignJWT({ roles: ['view'], jti: crypto.randomUUID() })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(userid)
-    .setIssuedAt()
-    .setExpirationTime('1h')
-    .sign(key))
-  await serve(app, pool)
+  await serve(app, await joseTokenPool(key))
 }

@@ -5,8 +5,9 @@
 // its syntax and duplicate-header checks, the cache's rules, the identity and the permission check.
 import { randomBytes } from 'node:crypto'
 import Fastify from 'fastify'
-import { jwtVerify, SignJWT } from 'jose'
-import { serve, tokenPool } from './common.js'
+import { jwtVerify } from 'jose'
+import { serve } from './common.js'
+import { joseTokenPool } from './jose-pool.js'
 
 const secret = randomBytes(32)
 const key = await crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
@@ -34,10 +35,4 @@ app.get('/hello', {
   }
 }, async (request) => ({ hello: request.sub }))
 
-const pool = await tokenPool((userid) => new SignJWT({ roles: ['view'], jti: crypto.randomUUID() })
-  .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-  .setSubject(userid)
-  .setIssuedAt()
-  .setExpirationTime('1h')
-  .sign(key))
-await serve(app, pool)
+await serve(app, await joseTokenPool(key))
