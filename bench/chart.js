@@ -48,6 +48,7 @@ export function renderChart (data) {
     x += 40 + label.length * 6
   }
   y += 12
+  let anyFlagged = false
   for (const { pipelining, rows } of summary) {
     y += GROUP_GAP
     parts.push(text(LEFT, y, `Pipelining ${pipelining}`, 'class="group"'))
@@ -58,14 +59,17 @@ export function renderChart (data) {
       const middle = y + ROW_HEIGHT / 2 + 4
       const versus = row.contender === BASELINE || row.vs[BASELINE] === null ? '' : ` · ${row.vs[BASELINE].toFixed(2)}x bare`
       const flagged = row.busy > 0 || row.generatorBound > 0 || row.non2xx > 0 || row.errors > 0 || row.reused > 0 ? ' *' : ''
+      if (flagged !== '') anyFlagged = true
       parts.push(text(LEFT + LABEL_WIDTH - 8, middle, row.contender, 'class="label" text-anchor="end"'))
       parts.push(`<rect x="${LEFT + LABEL_WIDTH}" y="${top}" width="${width.toFixed(1)}" height="${BAR_HEIGHT}" fill="${colorOf(row.contender)}"/>`)
       parts.push(text(LEFT + LABEL_WIDTH + width + 6, middle, `${integer(row.reqPerSec)} req/s${versus}${flagged}`, 'class="value"'))
       y += ROW_HEIGHT
     }
   }
-  y += 24
-  parts.push(text(LEFT, y, '* flagged in some round (busy machine, load generator bound, or failed responses): see docs/benchmarks.md', 'class="note"'))
+  if (anyFlagged) {
+    y += 24
+    parts.push(text(LEFT, y, '* flagged in some round (busy machine, load generator bound, or failed responses): see docs/benchmarks.md', 'class="note"'))
+  }
   const height = y + 14
   return `<?xml version="1.0" encoding="UTF-8"?>
 <svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" role="img" aria-labelledby="chart-title">

@@ -1,5 +1,5 @@
-// The HTTP contenders, in the order they run within the first round (later rounds start one
-// further down the list). Each one is a server script in bench/servers/ that serves GET /hello.
+// The HTTP contenders, in the order their servers start within the first round (later rounds start
+// one further down the list; the slices of each cycle take them in an order of their own). Each one is a server script in bench/servers/ that serves GET /hello.
 //   tokens:    'server': the child signs a pool of 1,000 tokens with its own signer and sends it
 //              over IPC; the parent sends each token twice (priming), then every connection
 //              goes through the pool in turn, one prepared request per token.

@@ -1,6 +1,7 @@
 // One autocannon run against a server, with the CPU time of the server, of this process (the load
 // generator) and of everything else on the machine.
 import { readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 
 /**
@@ -10,7 +11,7 @@ import autocannon from 'autocannon'
  * own 20 in turn, and the server sees all 1,000. autocannon builds each request once, so the load
  * generator's cost per request is the same small one for every contender. (Given the whole pool,
  * every connection would keep a copy of 1,000 prepared requests and cycle through them: that cost
- * the load generator 4 to 6 µs more per request than a single request did, measured on the
+ * the load generator 3 to 7 µs more per request than a single request did, measured on the
  * 2-core machine of docs/benchmarks.md, and on such a machine the load generator's time is taken
  * from the server.) A pool of new tokens (`fresh: true`, the cold contenders) is handed out in
  * order by one cursor for the warm-up and the measurement, so that no token is sent twice, with a
@@ -92,6 +93,28 @@ function inOrder (header, values, cursor) {
   }
 }
 
+/**
+ * The list in an order drawn from `seed` (the same seed, the same order). Each cycle of a round
+ * takes the contenders in a new order, so that no contender is always measured right after the
+ * same other one, whatever that one leaves behind (its garbage, the machine's state).
+ */
+export function shuffled (list, seed) {
+  let state = seed >>> 0
+  // mulberry32: a small seeded generator; the order only has to vary, not be unpredictable.
+  const next = () => {
+    state = (state + 0x6D2B79F5) >>> 0
+    let value = Math.imul(state ^ (state >>> 15), 1 | state)
+    value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value
+    return ((value ^ (value >>> 14)) >>> 0) / 2 ** 32
+  }
+  const order = [...list]
+  for (let index = order.length - 1; index > 0; index--) {
+    const other = Math.floor(next() * (index + 1))
+    ;[order[index], order[other]] = [order[other], order[index]]
+  }
+  return order
+}
+
 // Busy CPU time of the whole machine, in microseconds, from /proc/stat (Linux); null elsewhere.
 export function machineBusy () {
   try {
@@ -103,8 +126,26 @@ export function machineBusy () {
   }
 }
 
+// Requests still queued when autocannon stops (up to connections × pipelining of them) are served
+// after it returns. The server's CPU is read once it has been idle for a step, so that this work
+// counts in this run, and lands neither in the next run's figures nor on the next contender's.
+const QUIET_STEP = 20
+const QUIET_SHARE = 0.1
+const QUIET_MAX = 1000
+
+async function quiet (server) {
+  let last = await server.stats()
+  for (let waited = 0; waited < QUIET_MAX; waited += QUIET_STEP) {
+    await sleep(QUIET_STEP)
+    const now = await server.stats()
+    if (now.cpu - last.cpu < QUIET_STEP * 1000 * QUIET_SHARE) return now
+    last = now
+  }
+  return last
+}
+
 /**
- * Runs autocannon for `duration` seconds. Returns its result, the CPU use in cores, and the raw
+ * Runs autocannon for `duration` seconds, then waits for the server to be idle. Returns its result, the CPU use in cores, and the raw
  * times (microseconds) a round adds up over its slices: wall, server, load generator, the rest.
  */
 export async function measure (server, rotation, { connections, pipelining, duration }) {
@@ -121,11 +162,11 @@ export async function measure (server, rotation, { connections, pipelining, dura
   const started = process.hrtime.bigint()
 
   const result = await autocannon(options)
+  const serverAfter = await quiet(server)
 
   const wall = Number(process.hrtime.bigint() - started) / 1e3
   const client = process.cpuUsage(clientBefore)
   const machineAfter = machineBusy()
-  const serverAfter = await server.stats()
   const clientMicros = client.user + client.system
   const serverMicros = serverAfter.cpu - serverBefore.cpu
   // Other processes, the kernel's own work and hypervisor steal. Close to 0 on a quiet machine.

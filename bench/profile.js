@@ -1,20 +1,21 @@
 // CPU profiles of contenders' request paths: each server runs under `node --cpu-prof` while
 // autocannon loads it, then each profile's self time is summed by function and by where the code
 // lives (this plugin, jose, Fastify, Node's HTTP, …), and the plugin's own time by source line.
-//   npm run bench:profile -- [contenders] [seconds] [pipelining]     (default plugin-hs256, 10 s, 1)
+//   npm run bench:profile -- [contenders] [seconds] [pipelining]     (default plugin-hs256, 10 s, 1; whole seconds)
 // `contenders` is one name, or several separated by commas: their servers are then up at once and
-// take the load in 1 s slices, in turn (as in `npm run bench`), so that the machine's drift reaches
-// them alike, and the output puts them side by side, with the functions whose time per request
+// take the load in 1 s slices, in turn, in a new order every cycle (as in `npm run bench`), so that
+// the machine's drift reaches them alike, and the output puts them side by side, with the functions whose time per request
 // differs most between the first and each other. The .cpuprofile files are kept in bench/results/
 // to open in Chrome DevTools.
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { ColdPool, coldPoolSize } from './cold-tokens.js'
 import { contenders } from './contenders.js'
-import { Rotation } from './measure.js'
+import { Rotation, shuffled } from './measure.js'
 import { ServerProcess } from './server-process.js'
 
 const [namesText = 'plugin-hs256', secondsText = '10', pipeliningText = '1'] = process.argv.slice(2)
@@ -22,13 +23,14 @@ const names = namesText.split(',').map((name) => name.trim())
 const seconds = Number(secondsText)
 const pipelining = Number(pipeliningText)
 const chosen = names.map((name) => contenders.find((item) => item.name === name))
-if (chosen.includes(undefined) || new Set(names).size !== names.length || !(seconds > 0) || !Number.isInteger(pipelining) || pipelining < 1) {
+if (chosen.includes(undefined) || new Set(names).size !== names.length || !Number.isInteger(seconds) || seconds < 1 || !Number.isInteger(pipelining) || pipelining < 1) {
   console.error(`usage: npm run bench:profile -- [contender[,contender...]] [seconds] [pipelining]\ncontenders: ${contenders.map((item) => item.name).join(', ')}`)
   process.exit(2)
 }
 
 const WARMUP = 2
 const SLICE = 1
+const SETTLE = 100
 const CONNECTIONS = 50
 const TOP = Number(process.env.PROFILE_TOP ?? 25)
 // Where a function's code lives, by its URL: the first pattern that matches names it.
@@ -72,8 +74,10 @@ try {
   const load = (entry, duration) => autocannon({ url: entry.url, connections: CONNECTIONS, pipelining, duration, ...entry.rotation.load(CONNECTIONS) })
   for (const entry of live) entry.requests += (await load(entry, WARMUP)).requests.total
   const slice = live.length === 1 ? seconds : SLICE
-  for (let elapsed = 0; elapsed < seconds; elapsed += slice) {
-    for (const entry of live) {
+  for (let elapsed = 0, cycle = 0; elapsed < seconds; elapsed += slice, cycle++) {
+    for (const entry of shuffled(live, cycle)) {
+      // Let the previous server finish the requests still queued when its load stopped.
+      await sleep(SETTLE)
       const result = await load(entry, Math.min(slice, seconds - elapsed))
       entry.requests += result.requests.total
       entry.measured += result.requests.total

@@ -117,8 +117,8 @@ export function summarize (runs, contenders, pipeliningLevels) {
 
 /**
  * The median, over every cycle of every round, of `name`'s req/s in its slice divided by
- * `reference`'s in the same cycle: a ratio of neighbours in time, which the machine's drift
- * between cycles does not reach. Null without slices to pair.
+ * `reference`'s in the same cycle: a ratio of slices at most one cycle apart, which the machine's
+ * drift from cycle to cycle does not reach. Null without slices to pair.
  */
 export function sliceRatio (runs, pipelining, name, reference) {
   const ratios = []
@@ -252,7 +252,7 @@ export function printSummary ({ summary, sign, targets, contenders }, settings) 
   }
   if (summary.length > 0) {
     console.log('\nreq/s: median over rounds of autocannon\'s mean req/s. spread: half the range, relative to the median.')
-    console.log('p99 ms: median over rounds of the 99th-percentile latency. vs <name>: req/s relative to that contender\'s.')
+    console.log('p99 ms: median over rounds of the median of the slices\' 99th-percentile latencies. vs <name>: req/s relative to that contender\'s.')
     console.log('server CPU: cores used by the server process (all threads). CPU us/req: server CPU time per response.')
     console.log('Flags: NON-2XX or ERRORS in some round; REUSED(n): in n round(s) a cold contender ran out of new tokens ' +
       '(raise --cold-rate);')

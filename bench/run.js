@@ -7,7 +7,7 @@ import { CheckError, check } from './check.js'
 import { ColdPool, coldPoolSize, describeGeneration } from './cold-tokens.js'
 import { contenders as allContenders } from './contenders.js'
 import { writeDocs } from './docs.js'
-import { Rotation, measure } from './measure.js'
+import { Rotation, measure, shuffled } from './measure.js'
 import { describeMachine, median, printMachine, printSummary, summarize, summarizeSign, writeResults } from './report.js'
 import { ServerProcess } from './server-process.js'
 import { SIGNERS, measureSigner } from './sign.js'
@@ -17,9 +17,10 @@ const SIGN = 'sign'
 
 const USAGE = `Usage: npm run bench -- [flags]
 
-  --duration <s>       seconds measured per contender, pipelining level and round (default 10; 2 with --quick)
-  --slice <s>          the measurement is cut into slices of this many seconds, taken by the
-                       contenders in turn (default 1)
+  --duration <s>       whole seconds measured per contender, pipelining level and round
+                       (default 10; 2 with --quick)
+  --slice <s>          the measurement is cut into slices of this many whole seconds, which the
+                       contenders take in turn, in a new order every cycle (default 1)
   --rounds <n>         rounds; each round runs every contender at every pipelining level, then
                        every signer (default 3; 1 with --quick)
   --connections <n>    autocannon connections (default 50)
@@ -101,8 +102,9 @@ function parseSettings (argv) {
   if (unknown.length > 0 || names.length === 0) fail(`--only: unknown name(s): ${unknown.join(', ') || '(none given)'}`)
   return {
     quick,
-    duration: number('duration', parsed.duration ?? (quick ? '2' : '10'), { min: 1 }),
-    slice: number('slice', parsed.slice ?? '1', { min: 0.5 }),
+    // Whole seconds: autocannon ends a run at its next one-second sample.
+    duration: number('duration', parsed.duration ?? (quick ? '2' : '10'), { integer: true, min: 1 }),
+    slice: number('slice', parsed.slice ?? '1', { integer: true, min: 1 }),
     rounds: number('rounds', parsed.rounds ?? (quick ? '1' : '3'), { integer: true, min: 1 }),
     connections: number('connections', parsed.connections ?? '50', { integer: true, min: 1 }),
     pipelining: [...new Set((parsed.pipelining ?? '1,10').split(',').map((level) => number('pipelining', level, { integer: true, min: 1 })))],
@@ -146,7 +148,7 @@ function tokensFor (contender, pool, coldPool) {
 async function runRound (contenders, round, pipelining, settings, coldPool, data) {
   const cycles = Math.ceil(settings.duration / settings.slice)
   if (coldPool !== null) {
-    const seconds = roundSeconds(settings, contenders.length) + RUN_OVERHEAD
+    const seconds = roundSeconds(settings, contenders.length, true) + RUN_OVERHEAD
     const generation = coldPool.ensureFresh(seconds)
     if (generation !== null) console.log(`cold pool signed again, before its tokens expire: ${describeGeneration(generation)}`)
   }
@@ -171,7 +173,7 @@ async function runRound (contenders, round, pipelining, settings, coldPool, data
     }
     for (let cycle = 0; cycle < cycles; cycle++) {
       const duration = Math.min(settings.slice, settings.duration - cycle * settings.slice)
-      for (const entry of rotated(live, cycle + 1)) {
+      for (const entry of shuffled(live, round * 1000 + cycle)) {
         for (let attempt = 1; ; attempt++) {
           const slice = { cycle, attempt, ...await measure(entry.server, entry.rotation, { ...load, duration }) }
           const busy = slice.cpu.other !== null && slice.cpu.other > settings.busyThreshold
@@ -274,10 +276,13 @@ async function withRetries (settings, data, label, attempt, print) {
   }
 }
 
-// Seconds one round at one pipelining level takes, at most: every contender's warm-up and slices.
-function roundSeconds (settings, contenders) {
+// Seconds one round at one pipelining level takes: every contender's warm-up and slices; with
+// `retried`, at most, as if every slice were measured again `--retries` times (the cold pool must
+// not expire before the round ends).
+function roundSeconds (settings, contenders, retried = false) {
   const cycles = Math.ceil(settings.duration / settings.slice)
-  return contenders * (settings.warmup + settings.duration + cycles * SLICE_OVERHEAD + SERVER_START)
+  const tries = retried ? 1 + settings.retries : 1
+  return contenders * (settings.warmup + SERVER_START + tries * (settings.duration + cycles * SLICE_OVERHEAD))
 }
 
 function describePlan (settings) {
@@ -319,7 +324,7 @@ async function main () {
     let coldPool = null
     if (settings.contenders.some((contender) => contender.tokens === 'cold')) {
       coldPool = new ColdPool(coldPoolSize(settings.warmup + settings.duration, settings.coldRate))
-      const generation = coldPool.ensureFresh(roundSeconds(settings, settings.contenders.length) + RUN_OVERHEAD)
+      const generation = coldPool.ensureFresh(roundSeconds(settings, settings.contenders.length, true) + RUN_OVERHEAD)
       data.coldPool = { size: coldPool.size, rate: settings.coldRate, generations: coldPool.generations }
       console.log(`Cold pool: ${describeGeneration(generation)}; enough for ${settings.coldRate.toLocaleString('en-US')} req/s ` +
         `over ${settings.warmup + settings.duration} s with a 1.5 margin\n`)
