@@ -209,8 +209,8 @@ function signTable (signSummary, markdown) {
 
 // A ratio that rounds to its target without reaching it (1.996x for 2.00x) gets a third decimal:
 // otherwise the table would say "2.00x, NO".
-function targetRatio ({ ratio: value, min, met }) {
-  if (value === null || value === undefined || min === null || met || value.toFixed(2) !== min.toFixed(2)) return ratio(value)
+function targetRatio (value, min) {
+  if (value === null || value === undefined || min === null || value >= min || value.toFixed(2) !== min.toFixed(2)) return ratio(value)
   return `${value.toFixed(3)}x`
 }
 
@@ -221,8 +221,8 @@ function targetTable (results) {
     result.contender,
     result.reference,
     result.pipelining === null ? '-' : String(result.pipelining),
-    targetRatio(result),
-    ratio(result.sliceRatio),
+    targetRatio(result.ratio, result.min),
+    targetRatio(result.sliceRatio, result.min),
     result.min === null ? 'not set' : `${result.min.toFixed(2)}x`,
     result.met === null ? '-' : result.met ? 'yes' : 'NO'
   ])
@@ -268,8 +268,8 @@ export function printSummary ({ summary, sign, targets, contenders }, settings) 
   if (targets.length > 0) {
     console.log('\nTargets (bench/targets.js):')
     console.log(table(targetTable(targets)))
-    console.log('ratio: of the medians of the rounds (what "met" reads). paired slices: median, over every cycle of every ' +
-      'round, of the ratio of the two contenders\' slices in that cycle.')
+    console.log('ratio: of the medians of the rounds. paired slices: median, over every cycle of every round, of the ratio ' +
+      'of the two contenders\' slices in that cycle. met: both reach the minimum.')
   }
 }
 
