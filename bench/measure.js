@@ -4,6 +4,17 @@ import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 
+/** What a contender's requests carry: the header, its values in order, and the tokens to check with. */
+export function tokensFor (contender, pool, coldPool) {
+  if (contender.tokens === null) return { header: null, values: [], check: [] }
+  const cookie = contender.transport === 'cookie'
+  const header = cookie ? 'cookie' : 'authorization'
+  const format = cookie ? (token) => `${contender.cookieName}=${token}` : (token) => `Bearer ${token}`
+  const credential = (token) => ({ header, value: format(token) })
+  if (contender.tokens === 'cold') return { header, values: coldPool.values, check: coldPool.check, credential }
+  return { header, values: pool.map(({ token }) => format(token)), check: pool.length === 0 ? [] : [pool[0], pool[pool.length - 1]], credential }
+}
+
 /**
  * The values a run's requests carry (`Bearer <token>`, or `session=<token>` for a cookie).
  * A pool that may be reused (`fresh: false`) becomes prepared requests, dealt out to the

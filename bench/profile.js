@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { ColdPool, coldPoolSize } from './cold-tokens.js'
 import { contenders } from './contenders.js'
-import { Rotation, shuffled } from './measure.js'
+import { Rotation, shuffled, tokensFor } from './measure.js'
 import { ServerProcess } from './server-process.js'
 
 const [namesText = 'plugin-hs256', secondsText = '10', pipeliningText = '1'] = process.argv.slice(2)
@@ -62,11 +62,8 @@ try {
     const server = await ServerProcess.start(contender.name, contender.tokens === 'cold' ? coldPool.env : {}, ['--cpu-prof', `--cpu-prof-dir=${directory}`])
     const entry = { contender, directory, server, requests: 0, measured: 0, seconds: 0 }
     live.push(entry)
-    const header = contender.transport === 'cookie' ? 'cookie' : 'authorization'
-    const values = contender.tokens === null
-      ? []
-      : contender.tokens === 'cold' ? coldPool.values : server.pool.map(({ token }) => header === 'cookie' ? `${contender.cookieName}=${token}` : `Bearer ${token}`)
-    entry.rotation = new Rotation(values.length === 0 ? null : header, values, { fresh: contender.tokens === 'cold' })
+    const { header, values } = tokensFor(contender, server.pool, coldPool)
+    entry.rotation = new Rotation(header, values, { fresh: contender.tokens === 'cold' })
     entry.url = `http://127.0.0.1:${server.port}/hello`
     const priming = entry.rotation.priming()
     if (priming !== null) entry.requests += (await autocannon({ url: entry.url, ...priming })).requests.total

@@ -7,7 +7,7 @@ import { CheckError, check } from './check.js'
 import { ColdPool, coldPoolSize, describeGeneration } from './cold-tokens.js'
 import { contenders as allContenders } from './contenders.js'
 import { writeDocs } from './docs.js'
-import { Rotation, measure, shuffled } from './measure.js'
+import { Rotation, measure, shuffled, tokensFor } from './measure.js'
 import { describeMachine, median, printMachine, printSummary, summarize, summarizeSign, writeResults } from './report.js'
 import { ServerProcess } from './server-process.js'
 import { SIGNERS, measureSigner } from './sign.js'
@@ -25,7 +25,8 @@ const USAGE = `Usage: npm run bench -- [flags]
                        every signer (default 3; 1 with --quick)
   --connections <n>    autocannon connections (default 50)
   --pipelining <list>  pipelining levels, comma-separated (default 1,10)
-  --warmup <s>         seconds of unmeasured load before each HTTP run (default 2; 1 with --quick)
+  --warmup <s>         seconds of unmeasured load for each contender before the slices (default 2;
+                       1 with --quick)
   --retries <n>        re-measures of a slice (or signing run) during which other processes were busy
                        (default 2; 0 with --quick)
   --only <names>       contenders to run, comma-separated, "${SIGN}" for the signing benchmark (default: all)
@@ -126,17 +127,6 @@ function parseSettings (argv) {
 function rotated (list, turn) {
   const shift = (turn - 1) % list.length
   return [...list.slice(shift), ...list.slice(0, shift)]
-}
-
-/** What a contender's requests carry: the header, its values in order, and the tokens to check with. */
-function tokensFor (contender, pool, coldPool) {
-  if (contender.tokens === null) return { header: null, values: [], check: [] }
-  const cookie = contender.transport === 'cookie'
-  const header = cookie ? 'cookie' : 'authorization'
-  const format = cookie ? (token) => `${contender.cookieName}=${token}` : (token) => `Bearer ${token}`
-  const credential = (token) => ({ header, value: format(token) })
-  if (contender.tokens === 'cold') return { header, values: coldPool.values, check: coldPool.check, credential }
-  return { header, values: pool.map(({ token }) => format(token)), check: pool.length === 0 ? [] : [pool[0], pool[pool.length - 1]], credential }
 }
 
 // One round at one pipelining level: a fresh server per contender, all of them up at once, each
