@@ -156,8 +156,11 @@ async function quiet (server) {
 }
 
 /**
- * Runs autocannon for `duration` seconds, then waits for the server to be idle. Returns its result, the CPU use in cores, and the raw
- * times (microseconds) a round adds up over its slices: wall, server, load generator, the rest.
+ * Runs autocannon for `duration` seconds, then waits for the server to be idle. Returns its result, the CPU use in cores, the raw
+ * times (microseconds) a round adds up over its slices: wall, server (and the kernel's part of it),
+ * load generator, the rest; and how many times the load generator went to sleep for want of a
+ * response (its voluntary context switches): each time, a response of the server had to wake it,
+ * and on a virtual machine that wake-up is a costly part of the server's system time.
  */
 export async function measure (server, rotation, { connections, pipelining, duration }) {
   const options = {
@@ -170,9 +173,11 @@ export async function measure (server, rotation, { connections, pipelining, dura
   const serverBefore = await server.stats()
   const machineBefore = machineBusy()
   const clientBefore = process.cpuUsage()
+  const sleepsBefore = process.resourceUsage().voluntaryContextSwitches
   const started = process.hrtime.bigint()
 
   const result = await autocannon(options)
+  const sleeps = process.resourceUsage().voluntaryContextSwitches - sleepsBefore
   const serverAfter = await quiet(server)
 
   const wall = Number(process.hrtime.bigint() - started) / 1e3
@@ -187,5 +192,6 @@ export async function measure (server, rotation, { connections, pipelining, dura
     client: clientMicros / wall,
     other: otherMicros === null ? null : otherMicros / wall
   }
-  return { result, cpu, micros: { wall, server: serverMicros, client: clientMicros, other: otherMicros }, rss: serverAfter.rss }
+  const serverSystem = serverAfter.system - serverBefore.system
+  return { result, cpu, micros: { wall, server: serverMicros, serverSystem, client: clientMicros, other: otherMicros }, generatorSleeps: sleeps, rss: serverAfter.rss }
 }

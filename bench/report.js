@@ -77,6 +77,9 @@ export function median (values) {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
+// Runs recorded before a figure existed lack it.
+const optionalMedian = (values) => values.includes(undefined) ? null : median(values)
+
 /** Median over the rounds of each contender at each pipelining level, and the ratios between them. */
 export function summarize (runs, contenders, pipeliningLevels) {
   const summary = []
@@ -92,6 +95,8 @@ export function summarize (runs, contenders, pipeliningLevels) {
         p99: median(own.map((run) => run.p99)),
         serverCpu: median(own.map((run) => run.cpu.server)),
         cpuPerRequest: median(own.map((run) => run.cpuPerRequest)),
+        systemPerRequest: optionalMedian(own.map((run) => run.systemPerRequest)),
+        generatorSleepsPerRequest: optionalMedian(own.map((run) => run.generatorSleepsPerRequest)),
         non2xx: own.reduce((sum, run) => sum + run.non2xx, 0),
         errors: own.reduce((sum, run) => sum + run.errors + run.timeouts, 0),
         busy: own.filter((run) => run.busy).length,
@@ -176,7 +181,7 @@ export function flags (row) {
 /** The header and lines of one pipelining level's table; `markdown` leaves out the per-round column. */
 function httpTable (rows, references, markdown) {
   const header = ['contender', 'req/s', 'spread', ...markdown ? [] : ['rounds (req/s)'], 'p99 ms', 'vs bare',
-    ...references.map((name) => `vs ${name}`), 'server CPU', 'CPU us/req', 'non-2xx', 'flags']
+    ...references.map((name) => `vs ${name}`), 'server CPU', 'CPU us/req', 'sys us/req', 'LG sleeps/req', 'non-2xx', 'flags']
   const lines = rows.map((row) => [
     row.contender,
     integer(row.reqPerSec),
@@ -187,6 +192,8 @@ function httpTable (rows, references, markdown) {
     ...references.map((name) => ratio(row.vs[name])),
     row.serverCpu.toFixed(2),
     row.cpuPerRequest.toFixed(1),
+    row.systemPerRequest === null ? '-' : row.systemPerRequest.toFixed(1),
+    row.generatorSleepsPerRequest === null ? '-' : row.generatorSleepsPerRequest.toFixed(2),
     String(row.non2xx),
     flags(row)
   ])
@@ -253,7 +260,8 @@ export function printSummary ({ summary, sign, targets, contenders }, settings) 
   if (summary.length > 0) {
     console.log('\nreq/s: median over rounds of autocannon\'s mean req/s. spread: half the range, relative to the median.')
     console.log('p99 ms: median over rounds of the median of the slices\' 99th-percentile latencies. vs <name>: req/s relative to that contender\'s.')
-    console.log('server CPU: cores used by the server process (all threads). CPU us/req: server CPU time per response.')
+    console.log('server CPU: cores used by the server process (all threads). CPU us/req: server CPU time per response; sys us/req: the kernel\'s part of it.')
+    console.log('LG sleeps/req: times the load generator went to sleep waiting for responses, per response; a response then has to wake it.')
     console.log('Flags: NON-2XX or ERRORS in some round; REUSED(n): in n round(s) a cold contender ran out of new tokens ' +
       '(raise --cold-rate);')
     console.log(`BUSY(n): in n round(s), other processes used more than ${settings.busyThreshold} core during the run;`)

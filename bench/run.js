@@ -182,7 +182,7 @@ async function runRound (contenders, round, pipelining, settings, coldPool, data
 }
 
 // What latest.json keeps of a slice: the figures, not autocannon's whole result.
-function sliceRecord ({ cycle, attempt, result, cpu, micros }) {
+function sliceRecord ({ cycle, attempt, result, cpu, micros, generatorSleeps }) {
   return {
     cycle,
     attempt,
@@ -195,7 +195,8 @@ function sliceRecord ({ cycle, attempt, result, cpu, micros }) {
     errors: result.errors,
     timeouts: result.timeouts,
     cpu,
-    micros
+    micros,
+    generatorSleeps
   }
 }
 
@@ -224,6 +225,8 @@ function runRecord ({ contender, rotation, slices }, round, pipelining, settings
     timeouts: sum((record) => record.timeouts),
     cpu,
     cpuPerRequest: responses === 0 ? 0 : sum((record) => record.micros.server) / responses,
+    systemPerRequest: responses === 0 ? 0 : sum((record) => record.micros.serverSystem) / responses,
+    generatorSleepsPerRequest: responses === 0 ? 0 : sum((record) => record.generatorSleeps) / responses,
     busy: slices.some((slice) => slice.busy),
     generatorBound: cpu.client >= settings.generatorThreshold,
     // Values handed to the load generator over the warm-up and the measurement, and whether a

@@ -36,11 +36,11 @@ export class ServerProcess {
     }
   }
 
-  /** CPU time (microseconds, all threads) and RSS of the child. */
+  /** CPU time (microseconds, all threads), the part of it spent in the kernel, and RSS of the child. */
   async stats () {
     this.#child.send({ type: 'stats' })
     const { cpu, rss } = await this.#receive('stats', STATS_TIMEOUT)
-    return { cpu: cpu.user + cpu.system, rss }
+    return { cpu: cpu.user + cpu.system, system: cpu.system, rss }
   }
 
   /** Kills the child and waits for it to exit. */
