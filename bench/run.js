@@ -201,7 +201,7 @@ function sliceRecord ({ cycle, attempt, result, cpu, micros, generatorSleeps }) 
 }
 
 // One contender's figures over a round: its slices added up.
-function runRecord ({ contender, rotation, slices }, round, pipelining, settings) {
+function runRecord ({ contender, server, rotation, slices }, round, pipelining, settings) {
   const records = slices.map(sliceRecord)
   const sum = (pick) => records.reduce((total, record) => total + pick(record), 0)
   const responses = sum((record) => record.responses)
@@ -234,6 +234,8 @@ function runRecord ({ contender, rotation, slices }, round, pipelining, settings
     tokens: contender.tokens === null
       ? null
       : { cold: rotation.fresh, pool: rotation.values.length, used: rotation.fresh ? rotation.used : null, reused: rotation.fresh && rotation.wrapped },
+    // What the server reported of itself at start-up (bare-work: its calibration), or null.
+    server: server.details,
     slices: records
   }
 }

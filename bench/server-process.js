@@ -20,7 +20,7 @@ export class ServerProcess {
     return this.#child.pid
   }
 
-  /** Forks bench/servers/<name>.js, with `env` added to its environment and `execArgv` given to Node, and waits for `{ port, pool }`. */
+  /** Forks bench/servers/<name>.js, with `env` added to its environment and `execArgv` given to Node, and waits for `{ port, pool, details }`. */
   static async start (name, env = {}, execArgv = []) {
     const script = fileURLToPath(new URL(`./servers/${name}.js`, import.meta.url))
     const child = fork(script, [], { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
@@ -29,6 +29,7 @@ export class ServerProcess {
       const ready = await server.#receive('ready', READY_TIMEOUT)
       server.port = ready.port
       server.pool = ready.pool
+      server.details = ready.details ?? null
       return server
     } catch (error) {
       await server.stop()

@@ -9,8 +9,8 @@ import Fastify from 'fastify'
 import { serve } from './common.js'
 import { joseTokenPool } from './jose-pool.js'
 
-/** Serves the bare route; `work`, when given, runs on every request before the reply. */
-export async function serveBareCarrying (work = null) {
+/** Serves the bare route; `work`, when given, runs on every request before the reply; `details` go to the parent. */
+export async function serveBareCarrying (work = null, details = null) {
   const key = await crypto.subtle.importKey('raw', randomBytes(32), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
   const app = Fastify({ logger: false })
 
@@ -21,5 +21,5 @@ export async function serveBareCarrying (work = null) {
       return { hello: 'world' }
     })
 
-  await serve(app, await joseTokenPool(key))
+  await serve(app, await joseTokenPool(key), details)
 }

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks'
 import { serveBareCarrying } from './bare-carrying.js'
 
 const WORK_NS = Number(process.env.BENCH_WORK_NS ?? 2000)
+if (!Number.isInteger(WORK_NS) || WORK_NS < 1) throw new Error(`BENCH_WORK_NS must be a positive whole number of nanoseconds, not ${process.env.BENCH_WORK_NS}`)
 const CALIBRATION_ITERATIONS = 1_000_000
 const CALIBRATION_RUNS = 20
 
@@ -25,6 +26,7 @@ for (let run = 0; run < CALIBRATION_RUNS; run++) {
   mix(CALIBRATION_ITERATIONS)
   fastest = Math.min(fastest, performance.now() - started)
 }
-const iterations = Math.max(1, Math.round(WORK_NS / (fastest * 1e6 / CALIBRATION_ITERATIONS)))
+const nsPerIteration = fastest * 1e6 / CALIBRATION_ITERATIONS
+const iterations = Math.max(1, Math.round(WORK_NS / nsPerIteration))
 
-await serveBareCarrying(() => mix(iterations))
+await serveBareCarrying(() => mix(iterations), { workNs: WORK_NS, iterations, nsPerIteration })

@@ -18,8 +18,8 @@ export async function tokenPool (sign) {
   return pool
 }
 
-/** Starts `app` on a random loopback port and reports `{ port, pool }` to the parent. */
-export async function serve (app, pool = []) {
+/** Starts `app` on a random loopback port and reports `{ port, pool, details }` to the parent. */
+export async function serve (app, pool = [], details = null) {
   if (typeof process.send !== 'function') {
     throw new Error('this is a benchmark server: run it with `npm run bench`')
   }
@@ -41,7 +41,7 @@ export async function serve (app, pool = []) {
   if (fullCollection === null) throw new Error('this runtime refused --expose-gc at run time: the benchmark servers need a full collection before they take load')
   fullCollection()
   await app.listen({ host: '127.0.0.1', port: 0 })
-  process.send({ type: 'ready', port: app.server.address().port, pool })
+  process.send({ type: 'ready', port: app.server.address().port, pool, details })
 }
 
 /** The HS256 secret of the cold contenders, from the parent (bench/cold-tokens.js). */
