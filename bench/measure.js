@@ -170,7 +170,7 @@ async function quiet (server) {
  * times (microseconds) a round adds up over its slices: wall, server (and the kernel's part of it),
  * load generator, the rest; and how many times the load generator went to sleep for want of a
  * response (its voluntary context switches): each time, a response of the server had to wake it,
- * and on a virtual machine that wake-up is a costly part of the server's system time.
+ * which on the virtual machine of docs/benchmarks.md showed in the server's system time.
  */
 export async function measure (server, rotation, { connections, pipelining, duration }) {
   const options = {

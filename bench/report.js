@@ -77,9 +77,6 @@ export function median (values) {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
-// Runs recorded before a figure existed lack it.
-const optionalMedian = (values) => values.includes(undefined) ? null : median(values)
-
 /** Median over the rounds of each contender at each pipelining level, and the ratios between them. */
 export function summarize (runs, contenders, pipeliningLevels) {
   const summary = []
@@ -95,8 +92,8 @@ export function summarize (runs, contenders, pipeliningLevels) {
         p99: median(own.map((run) => run.p99)),
         serverCpu: median(own.map((run) => run.cpu.server)),
         cpuPerRequest: median(own.map((run) => run.cpuPerRequest)),
-        systemPerRequest: optionalMedian(own.map((run) => run.systemPerRequest)),
-        generatorSleepsPerRequest: optionalMedian(own.map((run) => run.generatorSleepsPerRequest)),
+        systemPerRequest: median(own.map((run) => run.systemPerRequest)),
+        generatorSleepsPerRequest: median(own.map((run) => run.generatorSleepsPerRequest)),
         non2xx: own.reduce((sum, run) => sum + run.non2xx, 0),
         errors: own.reduce((sum, run) => sum + run.errors + run.timeouts, 0),
         busy: own.filter((run) => run.busy).length,
@@ -192,8 +189,8 @@ function httpTable (rows, references, markdown) {
     ...references.map((name) => ratio(row.vs[name])),
     row.serverCpu.toFixed(2),
     row.cpuPerRequest.toFixed(1),
-    row.systemPerRequest === null ? '-' : row.systemPerRequest.toFixed(1),
-    row.generatorSleepsPerRequest === null ? '-' : row.generatorSleepsPerRequest.toFixed(2),
+    row.systemPerRequest.toFixed(1),
+    row.generatorSleepsPerRequest.toFixed(2),
     String(row.non2xx),
     flags(row)
   ])

@@ -205,6 +205,7 @@ function runRecord ({ contender, server, rotation, slices }, round, pipelining, 
   const records = slices.map(sliceRecord)
   const sum = (pick) => records.reduce((total, record) => total + pick(record), 0)
   const responses = sum((record) => record.responses)
+  const perResponse = (pick) => responses === 0 ? 0 : sum(pick) / responses
   const wall = sum((record) => record.micros.wall)
   const others = records.map((record) => record.micros.other)
   const cpu = {
@@ -224,9 +225,9 @@ function runRecord ({ contender, server, rotation, slices }, round, pipelining, 
     errors: sum((record) => record.errors),
     timeouts: sum((record) => record.timeouts),
     cpu,
-    cpuPerRequest: responses === 0 ? 0 : sum((record) => record.micros.server) / responses,
-    systemPerRequest: responses === 0 ? 0 : sum((record) => record.micros.serverSystem) / responses,
-    generatorSleepsPerRequest: responses === 0 ? 0 : sum((record) => record.generatorSleeps) / responses,
+    cpuPerRequest: perResponse((record) => record.micros.server),
+    systemPerRequest: perResponse((record) => record.micros.serverSystem),
+    generatorSleepsPerRequest: perResponse((record) => record.generatorSleeps),
     busy: slices.some((slice) => slice.busy),
     generatorBound: cpu.client >= settings.generatorThreshold,
     // Values handed to the load generator over the warm-up and the measurement, and whether a
