@@ -13,6 +13,7 @@ import { PermissionChecker, type NO_PERMISSION_REQUIRED, type PermissionHook, ty
 import type { PermitsResult } from './policy.js'
 import { RevocationGuard } from './revocation/guard.js'
 import { MAX_TOKEN_LIFETIME, TokenService, type CreateTokenOptions } from './tokens.js'
+import { toUserid } from './userid.js'
 import { documentSecurity } from './openapi.js'
 import { NoRevocationStoreError } from './errors.js'
 import type { Authenticated, Everyone } from './principals.js'
@@ -119,8 +120,11 @@ declare module 'fastify' {
     createJwtToken (userid: string | number, extraClaims?: Record<string, unknown>, options?: CreateTokenOptions): Promise<string>
   }
   interface FastifyReply {
-    /** Calls the policy's `remember` (the cookie policy sets its cookie; the header policy warns). */
-    remember (userid: string, claims?: Record<string, unknown>): Promise<void>
+    /**
+     * Calls the policy's `remember` with `userid` as the token's `sub` will carry it (a safe integer
+     * becomes its decimal string): the cookie policy sets its cookie; the header policy warns.
+     */
+    remember (userid: string | number, claims?: Record<string, unknown>): Promise<void>
     /** Calls the policy's `forget` (the cookie policy clears its cookie), then revokes the request's token when a revocation store is configured. */
     forget (): Promise<void>
   }
@@ -133,8 +137,8 @@ declare module 'fastify' {
     jwks (): JSONWebKeySet
     /** Revokes one token (by its `jti` and `iss`) until it expires. Needs the `revocation` option. */
     revokeToken (claims: JwtClaims | Record<string, unknown>): Promise<void>
-    /** Revokes every token of `userid` issued before now ("sign out of all devices"). Needs the `revocation` option. */
-    revokeAllFor (userid: string): Promise<void>
+    /** Revokes every token of `userid` (a string, or a safe integer as in createJwtToken) issued before now ("sign out of all devices"). Needs the `revocation` option. */
+    revokeAllFor (userid: string | number): Promise<void>
   }
   interface FastifyContextConfig {
     /** The permission this route requires, checked in onRequest; `NO_PERMISSION_REQUIRED` opts the route out of `defaultPermission`. */
@@ -190,8 +194,8 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
   fastify.decorateRequest('createJwtToken', function (userid: unknown, extraClaims?: unknown, tokenOptions?: CreateTokenOptions) {
     return tokens.sign(userid, extraClaims, tokenOptions)
   })
-  fastify.decorateReply('remember', async function (userid: string, claims?: Record<string, unknown>) {
-    await policy.remember(this.request, this, userid, claims)
+  fastify.decorateReply('remember', async function (userid: unknown, claims?: Record<string, unknown>) {
+    await policy.remember(this.request, this, toUserid(userid), claims)
   })
   fastify.decorateReply('forget', async function () {
     const claims = this.request.jwtClaims

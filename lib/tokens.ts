@@ -6,6 +6,7 @@ import { InvalidClaimsError, NoSigningKeyError } from './errors.js'
 import type { KeyRing } from './key-ring.js'
 import { fingerprintOf, TokenCache, type CachedToken, type TokenCacheOptions } from './token-cache.js'
 import { TokenRejection, type TokenRejectionReason } from './token-rejection.js'
+import { MAX_USERID_LENGTH, toUserid } from './userid.js'
 
 type CryptoKey = webcrypto.CryptoKey
 
@@ -50,7 +51,6 @@ const CANONICAL_LAST_OF_3 = codes('AEIMQUYcgkosw048')
 const CANONICAL_LAST_OF_2 = codes('AQgw')
 // 9999-12-31: a NumericDate beyond this is not a date but an attempt at "never".
 const MAX_NUMERIC_DATE = 253402300799
-const MAX_SUBJECT_LENGTH = 1024
 // Distinct protected headers remembered with their key: the plugin's own tokens have one per key.
 const MAX_KNOWN_HEADERS = 64
 
@@ -118,7 +118,7 @@ export class TokenService {
     // The copy of the extra claims is the payload: a spread of it followed by new claims would
     // give each payload a hidden class of its own in V8 (see #keyByHeader).
     const payload = toTokenClaims(extraClaims, settings.encodeClaim)
-    payload.sub = toSubject(userid)
+    payload.sub = toUserid(userid)
     payload.iat = iat
     payload.jti = randomUUID()
     if (lifetime !== null) payload.exp = iat + lifetime
@@ -235,7 +235,7 @@ export class TokenService {
   // jose checks signatures and the configured claims; these are the rules it leaves to the application.
   #checkClaimTypes (payload: Record<string, unknown>, nowSeconds: number): void {
     const { sub } = payload
-    if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH) throw new TokenRejection('claim_invalid', 'sub')
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_USERID_LENGTH) throw new TokenRejection('claim_invalid', 'sub')
     for (const claim of ['exp', 'nbf', 'iat']) {
       const value = payload[claim]
       if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= MAX_NUMERIC_DATE)) {
@@ -291,12 +291,6 @@ function isCanonical (token: string, start: number, end: number): boolean {
     case 3: return CANONICAL_LAST_OF_3.has(token.charCodeAt(end - 1))
     default: return true
   }
-}
-
-function toSubject (userid: unknown): string {
-  if (typeof userid === 'number' && Number.isSafeInteger(userid)) return String(userid)
-  if (typeof userid === 'string' && userid.length > 0 && userid.length <= MAX_SUBJECT_LENGTH) return userid
-  throw new InvalidClaimsError(`userid must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} characters, or a safe integer`)
 }
 
 function toAudience (audience: unknown): string | string[] {

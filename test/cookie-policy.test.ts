@@ -49,6 +49,18 @@ t.test('remember: the cookie options of every login share one hidden class', asy
   t.ok(sameHiddenClass(options[17] as object, options[19] as object), 'the CSRF cookies\'')
 })
 
+t.test('remember takes a safe integer userid, as createJwtToken does, and the session carries it as a string', async (t) => {
+  const { app } = await buildCookieApp()
+  const response = await app.inject({ method: 'POST', url: '/session', payload: { userid: 42 } })
+  const session = cookieValue(response, COOKIE) as string
+  t.equal(decodeJwt(session).sub, '42')
+  t.same((await app.inject({ url: '/view', cookies: { [COOKIE]: session } })).json(), { userid: '42', csrfToken: cookieValue(response, `${COOKIE}-csrf`) })
+  const refused = await app.inject({ method: 'POST', url: '/session', payload: { userid: 4.2 } })
+  t.equal(refused.statusCode, 500)
+  t.equal(refused.json().code, 'FST_JWT_SECURITY_INVALID_CLAIMS')
+  t.equal(refused.headers['set-cookie'], undefined)
+})
+
 t.test('remember never reuses the incoming session (no fixation)', async (t) => {
   const { app } = await buildCookieApp()
   const first = await login(app)

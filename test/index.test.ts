@@ -49,6 +49,28 @@ t.test('createJwtToken on the request and the instance share the settings', asyn
   t.equal((await app.inject({ url: '/view', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
 })
 
+t.test('reply.remember hands the policy the userid as sub will carry it: a safe integer as its digits, a bad one refused', async (t) => {
+  const remembered: unknown[] = []
+  const app = Fastify()
+  await app.register(jwtSecurity, {
+    secret: SECRET,
+    policy: { identity: () => null, permits: () => false, remember: (_request, _reply, userid) => { remembered.push(userid) }, forget: () => {} }
+  })
+  app.post('/login', async (request, reply) => {
+    await reply.remember((request.body as { userid: unknown }).userid as number)
+    return { ok: true }
+  })
+  t.teardown(() => app.close())
+  for (const userid of [42, 'alice', 0]) t.equal((await app.inject({ method: 'POST', url: '/login', payload: { userid } })).statusCode, 200)
+  t.same(remembered, ['42', 'alice', '0'])
+  for (const userid of ['', 1.5, 2 ** 53, null, 'x'.repeat(1025)]) {
+    const response = await app.inject({ method: 'POST', url: '/login', payload: { userid } })
+    t.equal(response.statusCode, 500, String(userid).slice(0, 20))
+    t.equal(response.json().code, 'FST_JWT_SECURITY_INVALID_CLAIMS')
+  }
+  t.equal(remembered.length, 3, 'the policy never saw a refused userid')
+})
+
 t.test('configuration mistakes fail at register with a coded error', async (t) => {
   const cases = [
     [{ secret: 'short' }, 'FST_JWT_SECURITY_WEAK_SECRET'],

@@ -21,6 +21,12 @@ app.get('/articles', { preHandler: app.permits('view') }, async (request) => {
   return request.identity
 })
 app.post('/articles', { config: { permission: 'edit' } }, async () => 'ok')
+app.post('/session', async (request, reply) => {
+  expectType<Promise<void>>(reply.remember(42, { roles: ['view'] }))
+  expectType<Promise<void>>(reply.remember('alice'))
+  expectError(reply.remember({ id: 42 }))
+  return 'ok'
+})
 expectType<Promise<string>>(app.createJwtToken(42))
 
 const policy: SecurityPolicy<{ id: string }> = {
@@ -59,3 +65,5 @@ await Fastify().register(jwtSecurity, { secret: 'x'.repeat(64), revocation: cust
 expectError(Fastify().register(jwtSecurity, { secret: 'x'.repeat(64), revocation: { isRevoked: () => false } }))
 expectType<Promise<void>>(app.revokeToken({ jti: 'x', sub: 'alice' }))
 expectType<Promise<void>>(app.revokeAllFor('alice'))
+expectType<Promise<void>>(app.revokeAllFor(42))
+expectError(app.revokeAllFor(null))

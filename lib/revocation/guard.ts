@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { JwtClaims } from '../claims.js'
 import { InvalidClaimsError, InvalidOptionError, RevocationFailedError, RevocationUnavailableError } from '../errors.js'
 import { isPromiseLike } from '../promise-like.js'
+import { toUserid } from '../userid.js'
 import type { RevocationQuery, RevocationStore } from './store.js'
 
 /** What the guard needs of the plugin's settings. */
@@ -82,11 +83,11 @@ export class RevocationGuard {
 
   /** Revokes every token of `userid` issued before now (and in the current second). */
   async revokeAllFor (userid: unknown, issuer: string | undefined = this.#settings.issuer): Promise<void> {
-    if (typeof userid !== 'string' || userid.length === 0) throw new InvalidClaimsError('revokeAllFor needs a userid')
+    const sub = toUserid(userid)
     // iat has a one-second grain: tokens issued earlier in this second are revoked too.
     const notBefore = this.#settings.nowSeconds() + 1
     const { maxLifetime, leeway } = this.#settings
-    await this.#write(() => this.#store.revokeAllFor({ sub: userid, iss: issuer }, notBefore, maxLifetime === null ? null : maxLifetime + leeway + 1))
+    await this.#write(() => this.#store.revokeAllFor({ sub, iss: issuer }, notBefore, maxLifetime === null ? null : maxLifetime + leeway + 1))
   }
 
   #remaining (exp: unknown, iat: unknown): number | null {

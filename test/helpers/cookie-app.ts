@@ -15,7 +15,7 @@ export async function buildCookieApp (
   const policy = new JwtCookiePolicy(policyOptions)
   await app.register(jwtSecurity, { secret: SECRET, expiresIn: '2h', now: () => clock.now, policy, ...options })
   app.post('/session', async (request, reply) => {
-    const { userid = 'alice', claims = { roles: ['view'] } } = (request.body ?? {}) as { userid?: string, claims?: Record<string, unknown> }
+    const { userid = 'alice', claims = { roles: ['view'] } } = (request.body ?? {}) as { userid?: string | number, claims?: Record<string, unknown> }
     await reply.remember(userid, claims)
     return { ok: true, csrfToken: policy.csrfToken(request) }
   })

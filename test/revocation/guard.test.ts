@@ -84,6 +84,18 @@ t.test('revokeAllFor: every token of the user issued before now is refused; late
   const fresh = await app.createJwtToken('alice')
   t.equal((await me(app, fresh)).status, 200, 'a token issued after it works')
   await t.rejects(app.revokeAllFor(''), { code: 'FST_JWT_SECURITY_INVALID_CLAIMS' })
+  await t.rejects(app.revokeAllFor(1.5), { code: 'FST_JWT_SECURITY_INVALID_CLAIMS' })
+})
+
+t.test('revokeAllFor takes a userid as createJwtToken does: 42 revokes the tokens created for 42 and for "42"', async (t) => {
+  const { app, clock } = await buildApp()
+  t.teardown(() => app.close())
+  const tokens = [await app.createJwtToken(42), await app.createJwtToken('42')]
+  const other = await app.createJwtToken(43)
+  clock.now += 1000
+  await app.revokeAllFor(42)
+  for (const token of tokens) t.equal((await me(app, token)).status, 401)
+  t.equal((await me(app, other)).status, 200, 'user 43 is not affected')
 })
 
 t.test('an expired token needs no entry; entries live as long as the token', async (t) => {
