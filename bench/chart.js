@@ -14,7 +14,7 @@ const LEFT = 20
 const COLORS = { plugin: '#3b6ea5', 'fastify-jwt': '#e08a2e', jose: '#5a9e6f', bare: '#8c8c8c' }
 const LEGEND = [['plugin', 'fastify-jwt-security'], ['fastify-jwt', '@fastify/jwt'], ['jose', 'a bare jose hook'], ['bare', 'bare Fastify']]
 
-// By the name's prefix: bare (bare-token, bare-cookie and bare-work, the control, are bare routes), fastify-jwt, jose, plugin.
+// By the name's prefix: bare (bare-token, bare-cookie, and the controls bare-work and bare-hook, are bare routes), fastify-jwt, jose, plugin.
 function colorOf (name) {
   if (name === BASELINE || name.startsWith(`${BASELINE}-`)) return COLORS.bare
   if (name.startsWith('fastify-jwt')) return COLORS['fastify-jwt']

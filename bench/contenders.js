@@ -105,10 +105,16 @@ export const contenders = [
     compare: ['fastify-jwt-cold']
   },
   {
+    name: 'bare-hook',
+    description: 'the control of plugin-anonymous: the bare route, one onRequest hook that does nothing, and the plugin\'s request decorations',
+    tokens: null
+  },
+  {
     name: 'plugin-anonymous',
     description: 'fastify-jwt-security registered (HS512), public route, no token',
     tokens: null,
-    protected: '/private'
+    protected: '/private',
+    compare: ['bare-hook']
   }
 ]
 
