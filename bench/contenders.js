@@ -106,7 +106,7 @@ export const contenders = [
   },
   {
     name: 'bare-hook',
-    description: 'the control of plugin-anonymous: the bare route, one onRequest hook that does nothing, and the plugin\'s request decorations',
+    description: 'the control of plugin-anonymous: the bare route, one onRequest hook that does nothing, and the plugin\'s request and reply decorations',
     tokens: null
   },
   {

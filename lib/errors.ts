@@ -283,7 +283,8 @@ export const NoSigningKeyError = createError(
   'FST_JWT_SECURITY_NO_SIGNING_KEY', 'Cannot create a token: no private key or secret is configured', 500)
 
 /**
- * createJwtToken was called with a userid, claims or options it cannot turn into a token.
+ * createJwtToken was called with a userid, claims or options it cannot turn into a token; or
+ * reply.remember, revokeAllFor or revokeToken with a userid or claims no token could carry.
  * @example
  * ```ts
  * app.post('/login', async (request) => {
@@ -293,7 +294,7 @@ export const NoSigningKeyError = createError(
  * ```
  */
 export const InvalidClaimsError = createError(
-  'FST_JWT_SECURITY_INVALID_CLAIMS', 'Cannot create a token: %s', 500, TypeError)
+  'FST_JWT_SECURITY_INVALID_CLAIMS', 'Invalid claims: %s', 500, TypeError)
 
 /**
  * Emitted once per process: remember/forget have no meaning for a header policy (as in pyramid_jwt).

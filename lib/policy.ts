@@ -121,7 +121,11 @@ export interface SecurityPolicy<Identity = unknown> {
   authenticatedUserid? (request: FastifyRequest): MaybePromise<string | null>
   /** Whether the request may exercise `permission` on `context` (null when the route gives none). */
   permits (request: FastifyRequest, context: unknown, permission: string): MaybePromise<PermitsResult | boolean>
-  /** Log `userid` in for the next requests (the cookie policy sets its cookie here). */
+  /**
+   * Log `userid` in for the next requests (the cookie policy sets its cookie here). `userid` is
+   * what `reply.remember()` was given, checked as createJwtToken checks it and always a string:
+   * a safe integer arrives as its decimal digits.
+   */
   remember (request: FastifyRequest, reply: FastifyReply, userid: string, claims?: Record<string, unknown>): MaybePromise<void>
   /** Log the request's identity out (the cookie policy clears its cookie here). */
   forget (request: FastifyRequest, reply: FastifyReply): MaybePromise<void>

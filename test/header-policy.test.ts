@@ -128,6 +128,26 @@ t.test('an array header value (as a test client may send) is refused, not thrown
   t.equal(response.statusCode, 400)
 })
 
+// Before the test below: the warning is emitted once per process, so this one would catch it first.
+t.test('remember refuses a userid no token could carry, before the policy and its warning', async (t) => {
+  const warnings: Error[] = []
+  const onWarning = (warning: Error) => warnings.push(warning)
+  process.on('warning', onWarning)
+  t.teardown(() => process.off('warning', onWarning))
+  const app = await buildApp({}, (app) => {
+    app.post('/login', async (_request, reply) => {
+      await reply.remember('')
+      return { ok: true }
+    })
+  })
+  t.teardown(() => app.close())
+  const response = await app.inject({ method: 'POST', url: '/login' })
+  t.equal(response.statusCode, 500)
+  t.equal(response.json().code, 'FST_JWT_SECURITY_INVALID_CLAIMS')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(warnings.filter((warning) => (warning as Error & { code?: string }).code === 'FST_JWT_SECURITY_W001'), [])
+})
+
 t.test('remember and forget only warn, once', async (t) => {
   const warnings: Error[] = []
   const onWarning = (warning: Error) => warnings.push(warning)

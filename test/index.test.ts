@@ -62,7 +62,7 @@ t.test('reply.remember hands the policy the userid as sub will carry it: a safe 
   })
   t.teardown(() => app.close())
   for (const userid of [42, 'alice', 0]) t.equal((await app.inject({ method: 'POST', url: '/login', payload: { userid } })).statusCode, 200)
-  t.same(remembered, ['42', 'alice', '0'])
+  t.strictSame(remembered, ['42', 'alice', '0'])
   for (const userid of ['', 1.5, 2 ** 53, null, 'x'.repeat(1025)]) {
     const response = await app.inject({ method: 'POST', url: '/login', payload: { userid } })
     t.equal(response.statusCode, 500, String(userid).slice(0, 20))

@@ -98,6 +98,21 @@ t.test('revokeAllFor takes a userid as createJwtToken does: 42 revokes the token
   t.equal((await me(app, other)).status, 200, 'user 43 is not affected')
 })
 
+t.test('revokeAllFor hands the store the subject as tokens carry it: a string', async (t) => {
+  const subjects: unknown[] = []
+  const store: RevocationStore = {
+    isRevoked: () => false,
+    revokeToken: () => {},
+    revokeSession: () => {},
+    revokeAllFor: (subject) => { subjects.push(subject.sub) }
+  }
+  const { app } = await buildApp({ revocation: store })
+  t.teardown(() => app.close())
+  await app.revokeAllFor(42)
+  await app.revokeAllFor('alice')
+  t.strictSame(subjects, ['42', 'alice'])
+})
+
 t.test('an expired token needs no entry; entries live as long as the token', async (t) => {
   const calls: unknown[] = []
   const store: RevocationStore = {
