@@ -5,6 +5,7 @@ import t from 'tap'
 import { JwtHeaderPolicy } from '../lib/header-policy.js'
 import { buildApp } from './helpers/app.js'
 import { caught } from './helpers/errors.js'
+import { captureWarnings, warningsDelivered } from './helpers/warnings.js'
 
 const BARE = 'Bearer realm="api"'
 const INVALID_REQUEST = 'Bearer realm="api", error="invalid_request", error_description="The authorization request is malformed"'
@@ -130,10 +131,7 @@ t.test('an array header value (as a test client may send) is refused, not thrown
 
 // Before the test below: the warning is emitted once per process, so this one would catch it first.
 t.test('remember refuses a userid no token could carry, before the policy and its warning', async (t) => {
-  const warnings: Error[] = []
-  const onWarning = (warning: Error) => warnings.push(warning)
-  process.on('warning', onWarning)
-  t.teardown(() => process.off('warning', onWarning))
+  const warnings = captureWarnings(t)
   const app = await buildApp({}, (app) => {
     app.post('/login', async (_request, reply) => {
       await reply.remember('')
@@ -144,15 +142,12 @@ t.test('remember refuses a userid no token could carry, before the policy and it
   const response = await app.inject({ method: 'POST', url: '/login' })
   t.equal(response.statusCode, 500)
   t.equal(response.json().code, 'FST_JWT_SECURITY_INVALID_CLAIMS')
-  await new Promise((resolve) => setImmediate(resolve))
-  t.same(warnings.filter((warning) => (warning as Error & { code?: string }).code === 'FST_JWT_SECURITY_W001'), [])
+  await warningsDelivered()
+  t.same(warnings.filter((warning) => warning.code === 'FST_JWT_SECURITY_W001'), [])
 })
 
 t.test('remember and forget only warn, once', async (t) => {
-  const warnings: Error[] = []
-  const onWarning = (warning: Error) => warnings.push(warning)
-  process.on('warning', onWarning)
-  t.teardown(() => process.off('warning', onWarning))
+  const warnings = captureWarnings(t)
   const app = await buildApp({}, (app) => {
     app.post('/login', async (request, reply) => {
       await reply.remember('alice', { roles: [] })
@@ -163,8 +158,8 @@ t.test('remember and forget only warn, once', async (t) => {
   t.teardown(() => app.close())
   t.equal((await app.inject({ method: 'POST', url: '/login' })).headers['set-cookie'], undefined)
   await app.inject({ method: 'POST', url: '/login' })
-  await new Promise((resolve) => setImmediate(resolve))
-  const ours = warnings.filter((warning) => (warning as Error & { code?: string }).code === 'FST_JWT_SECURITY_W001')
+  await warningsDelivered()
+  const ours = warnings.filter((warning) => warning.code === 'FST_JWT_SECURITY_W001')
   t.equal(ours.length, 1)
   t.match(ours[0]?.message, /do nothing with a header policy/)
 })

@@ -5,6 +5,7 @@ import jwtSecurity, { JwtCookiePolicy, JwtHeaderPolicy, PolicyChain, type Securi
 import { SECRET } from './helpers/app.js'
 import { cookieValue, setCookies, START } from './helpers/cookie-app.js'
 import { caught } from './helpers/errors.js'
+import { captureWarnings, warningsDelivered } from './helpers/warnings.js'
 
 const COOKIE = '__Host-session'
 
@@ -56,10 +57,7 @@ t.test('header-authenticated requests get no cookie and need no CSRF token (E8, 
 })
 
 t.test('cookie sessions in a chain: CSRF, reissue, remember and forget reach the cookie policy only', async (t) => {
-  const warnings: unknown[] = []
-  const onWarning = (warning: unknown) => warnings.push(warning)
-  process.on('warning', onWarning)
-  t.teardown(() => process.off('warning', onWarning))
+  const warnings = captureWarnings(t)
   const { app, clock, session, csrf } = await chainApp()
   t.equal((await app.inject({ method: 'POST', url: '/edit', cookies: { [COOKIE]: session } })).statusCode, 403)
   t.equal((await app.inject({ method: 'POST', url: '/edit', cookies: { [COOKIE]: session }, headers: { 'x-csrf-token': csrf } })).statusCode, 200)
@@ -68,7 +66,7 @@ t.test('cookie sessions in a chain: CSRF, reissue, remember and forget reach the
   t.equal(decodeJwt(cookieValue(reissued, COOKIE) as string).sub, 'cookie-user')
   const out = await app.inject({ method: 'DELETE', url: '/session', cookies: { [COOKIE]: session }, headers: { 'x-csrf-token': csrf } })
   t.equal(setCookies(out).length, 2)
-  await new Promise((resolve) => setImmediate(resolve))
+  await warningsDelivered()
   t.equal(warnings.length, 0, 'the header policy was not asked to remember or forget')
 })
 
