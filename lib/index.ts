@@ -122,7 +122,8 @@ declare module 'fastify' {
   interface FastifyReply {
     /**
      * Calls the policy's `remember` with `userid` as the token's `sub` will carry it (a safe integer
-     * becomes its decimal string): the cookie policy sets its cookie; the header policy warns.
+     * becomes its decimal string): the cookie policy sets its cookie; the header policy warns. A
+     * userid no token could carry rejects with `FST_JWT_SECURITY_INVALID_CLAIMS` first.
      */
     remember (userid: string | number, claims?: Record<string, unknown>): Promise<void>
     /** Calls the policy's `forget` (the cookie policy clears its cookie), then revokes the request's token when a revocation store is configured. */
