@@ -9,7 +9,7 @@ import { identityHook } from './identity-hook.js'
 import type { JwtIdentity } from './jwt-policy.js'
 import { buildKeyRing } from './key-ring.js'
 import { resolveOptions, type JwtSecurityOptions } from './options.js'
-import { PermissionChecker, type NO_PERMISSION_REQUIRED, type PermissionHook, type PermissionHookName, type PermitsOptions } from './permits.js'
+import { PermissionChecker, type ContextSource, type NO_PERMISSION_REQUIRED, type PermissionHook, type PermissionHookName, type PermitsOptions } from './permits.js'
 import type { PermitsResult } from './policy.js'
 import { RevocationGuard } from './revocation/guard.js'
 import { MAX_TOKEN_LIFETIME, TokenService, type CreateTokenOptions } from './tokens.js'
@@ -145,7 +145,7 @@ declare module 'fastify' {
     /** The permission this route requires, checked in onRequest; `NO_PERMISSION_REQUIRED` opts the route out of `defaultPermission`. */
     permission?: Permission | typeof NO_PERMISSION_REQUIRED
     /** The context handed to `policy.permits` for this route: a value, or a function of the request (may be async). */
-    context?: unknown
+    context?: ContextSource
     /** The hook `permission` is checked in: `'onRequest'` (default, before the body is read) or `'preHandler'`. */
     permissionHook?: PermissionHookName
   }

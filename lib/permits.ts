@@ -21,7 +21,9 @@ import { isPromiseLike } from './promise-like.js'
 export const NO_PERMISSION_REQUIRED = '__no_permission_required__'
 
 /**
- * Where a permission check finds its context: a value, or a function of the request (may be async).
+ * Where a permission check finds its context: a value (any but undefined, which means "the
+ * default"), or a function of the request (may be async). The same for `config.context` and for
+ * `app.permits()`'s `context` option.
  * @example
  * ```ts
  * import type { ContextSource } from 'fastify-jwt-security'
@@ -30,7 +32,7 @@ export const NO_PERMISSION_REQUIRED = '__no_permission_required__'
  * app.put('/articles/:id', { preHandler: app.permits('edit', { context: article }) }, updateArticle)
  * ```
  */
-export type ContextSource = ((request: FastifyRequest) => unknown) | object | null
+export type ContextSource = ((request: FastifyRequest) => unknown) | NonNullable<unknown> | null
 
 /**
  * The hook a route's declared permission is checked in.

@@ -84,6 +84,25 @@ t.test('contexts: the permits option, then config.context, else null; functions 
   t.same(seen, [article, 'from config'], 'request.hasPermission reads the route\'s config.context, value or function')
 })
 
+t.test('a context may be any value but undefined: a string or a number reaches the policy as it is', async (t) => {
+  const seen: unknown[] = []
+  const app = Fastify()
+  await app.register(jwtSecurity, { secret: SECRET, policy: tablePolicy({ view: true }, seen) })
+  app.get('/option', { preHandler: app.permits('view', { context: 'articles' }) }, async () => 'ok')
+  app.get('/config', { config: { permission: 'view', context: 42 } }, async () => 'ok')
+  for (const url of ['/option', '/config']) t.equal((await app.inject({ url })).statusCode, 200)
+  t.strictSame(seen, ['articles', 42])
+})
+
+t.test('the built-in policies apply their default rule to a context that is not an object', async (t) => {
+  const app = Fastify()
+  await app.register(jwtSecurity, { secret: SECRET })
+  app.get('/articles', { config: { permission: 'view', context: 'articles' } }, async () => 'ok')
+  const headers = (token: string) => ({ authorization: `Bearer ${token}` })
+  t.equal((await app.inject({ url: '/articles', headers: headers(await app.createJwtToken('alice', { roles: ['view'] })) })).statusCode, 200)
+  t.equal((await app.inject({ url: '/articles', headers: headers(await app.createJwtToken('bob')) })).statusCode, 403)
+})
+
 t.test('config.permission runs in onRequest, before the body is parsed, after route hooks already there', async (t) => {
   const order: string[] = []
   const app = Fastify()

@@ -1,9 +1,9 @@
-import Fastify from 'fastify'
+import Fastify, { type FastifyRequest } from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
 import type { JSONWebKeySet } from 'jose'
 import jwtSecurity, {
-  Allowed, Denied, JwtHeaderPolicy, MemoryRevocationStore, RedisRevocationStore, fromEnv, fromSettings, SETTING_NAMES,
-  type RevocationStore, type TokenCacheOptions,
+  Allow, Allowed, Denied, Everyone, JwtHeaderPolicy, MemoryRevocationStore, RedisRevocationStore, fromEnv, fromSettings, SETTING_NAMES,
+  type ContextSource, type RevocationStore, type TokenCacheOptions,
   type JwtClaims, type JwtIdentity, type JwtSecurityOptions, type PermitsResult, type SecurityPolicy
 } from 'fastify-jwt-security'
 
@@ -43,6 +43,14 @@ await app.register(jwtSecurity, { secret: 'x'.repeat(64), policy })
 app.get('/any', { preHandler: app.permits('anything-at-all') }, async () => 'ok')
 app.get('/config', { config: { permission: 'whatever', permissionHook: 'preHandler' } }, async () => 'ok')
 expectError(app.get('/hook', { config: { permission: 'x', permissionHook: 'onSend' } }, async () => 'ok'))
+// A context is any value but undefined, or a function of the request, on a route and in app.permits alike.
+const articleContext = { __acl__: [[Allow, Everyone, 'view']] }
+for (const context of [articleContext, 'articles', 42, null, async () => articleContext]) {
+  app.get('/context', { config: { permission: 'view', context } }, async () => 'ok')
+  app.get('/context-hook', { preHandler: app.permits('view', { context }) }, async () => 'ok')
+}
+expectAssignable<ContextSource>('articles')
+expectAssignable<ContextSource>((request: FastifyRequest) => request.params)
 
 // Key sets, remote JWK Sets, publishing keys, and pyramid_jwt settings.
 await Fastify().register(jwtSecurity, { keys: [{ kid: 'h2', secret: 'x'.repeat(64), algorithm: 'HS512' }, { kid: 'h1', secret: 'y'.repeat(64) }] })
