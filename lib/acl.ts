@@ -188,14 +188,16 @@ interface AclDecision {
 
 const ACL_TEMPLATE = '%s permission %s via ACE %s in ACL %s on context %s for principals %s'
 
-function aclArgs (name: string, decision: AclDecision): unknown[] {
-  const { permission, ace, acl, context, principals } = decision
+// util.format renders %s with String(), so the values are wrapped to be shown as Python's %r shows them.
+function aclFormatArgs ([name, permission, ace, acl, context, principals]: readonly unknown[]): unknown[] {
   return [name, new Repr(permission), new Repr(ace), new Repr(acl), new ContextRepr(context), new Repr(principals)]
 }
 
 /**
  * A permission granted by an ACE.
- * `msg`: `ACLAllowed permission 'view' via ACE [ 'Allow', 'wilma', 'view' ] in ACL … on context <Blog 'blog'> for principals […]`.
+ * `msg`: `ACLAllowed permission 'view' via ACE [ 'Allow', 'wilma', 'view' ] in ACL … on context <Blog 'blog'> for principals […]`;
+ * `args`: `['ACLAllowed', permission, ace, acl, context, principals]`, as Pyramid's;
+ * `util.inspect` and `String()`: `<ACLAllowed with msg "…">`.
  * @example
  * ```ts
  * import { ACLAllowed } from 'fastify-jwt-security'
@@ -213,7 +215,8 @@ export class ACLAllowed extends Allowed implements AclDecision {
   readonly context: unknown
 
   constructor (ace: ACE, acl: ACL, permission: string, principals: readonly string[], context: unknown) {
-    super(ACL_TEMPLATE)
+    // Pyramid's args: the class name, then the values in the order of the template.
+    super(ACL_TEMPLATE, new.target.name, permission, ace, acl, context, principals)
     this.ace = ace
     this.acl = acl
     this.permission = permission
@@ -222,12 +225,13 @@ export class ACLAllowed extends Allowed implements AclDecision {
   }
 
   protected override formatArgs (): readonly unknown[] {
-    return aclArgs('ACLAllowed', this)
+    return aclFormatArgs(this.args)
   }
 }
 
 /**
- * A permission refused by an ACE, or by default when no ACE matched.
+ * A permission refused by an ACE, or by default when no ACE matched. `msg`, `args`, `util.inspect`
+ * and `String()` as {@link ACLAllowed}'s, with `ACLDenied` as the class name.
  * @example
  * ```ts
  * import { ACLDenied, DEFAULT_DENY } from 'fastify-jwt-security'
@@ -245,7 +249,8 @@ export class ACLDenied extends Denied implements AclDecision {
   readonly context: unknown
 
   constructor (ace: ACE | typeof DEFAULT_DENY, acl: ACL | typeof NO_ACL_FOUND, permission: string, principals: readonly string[], context: unknown) {
-    super(ACL_TEMPLATE)
+    // Pyramid's args: the class name, then the values in the order of the template.
+    super(ACL_TEMPLATE, new.target.name, permission, ace, acl, context, principals)
     this.ace = ace
     this.acl = acl
     this.permission = permission
@@ -254,7 +259,7 @@ export class ACLDenied extends Denied implements AclDecision {
   }
 
   protected override formatArgs (): readonly unknown[] {
-    return aclArgs('ACLDenied', this)
+    return aclFormatArgs(this.args)
   }
 }
 

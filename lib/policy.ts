@@ -1,4 +1,4 @@
-import { format } from 'node:util'
+import { format, inspect } from 'node:util'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /**
@@ -21,6 +21,8 @@ export type MaybePromise<T> = T | Promise<T>
  * The result of a permission check that explains itself, as Pyramid's `PermitsResult`.
  * `msg` is built from the format string and its arguments only when read (util.format rules:
  * `%s`, `%d`, `%j`, `%o`), so a check on the request path never pays for the message.
+ * `util.inspect` (so `console.log`) and `String()` show Pyramid's repr without the address:
+ * `<Denied with msg 'no grant'>`.
  * @example
  * ```ts
  * import type { PermitsResult } from 'fastify-jwt-security'
@@ -35,7 +37,7 @@ export abstract class PermitsResult {
   abstract readonly allowed: boolean
   /** The format string given to the constructor. */
   readonly template: string
-  /** The arguments given to the constructor. */
+  /** The format arguments, as Pyramid's `args`: those given to the constructor. */
   readonly args: readonly unknown[]
 
   constructor (template: string, ...args: unknown[]) {
@@ -53,8 +55,13 @@ export abstract class PermitsResult {
     return this.args
   }
 
+  /** The class and the message, as Pyramid's repr without the address: `<Denied with msg 'no grant'>`. */
   toString (): string {
-    return this.msg
+    return `<${this.constructor.name} with msg ${inspect(this.msg)}>`
+  }
+
+  [inspect.custom] (): string {
+    return this.toString()
   }
 }
 

@@ -19,6 +19,12 @@ import { resolveOptions, type JwtSecurityOptions } from './options.js'
 export interface SettingsSourceOptions {
   /** What every setting name starts with: `'jwt.'` for {@link fromSettings}, `'JWT_'` for {@link fromEnv}. */
   prefix?: string
+  /**
+   * Where to say, in one info line, which settings were read but ignored (the header settings
+   * beside cookie settings). Any logger with an `info(message)` method: `app.log`, `console`.
+   * Default: none, and nothing is said.
+   */
+  log?: { info: (message: string) => void }
 }
 
 type Scalar = string | number | boolean
@@ -47,7 +53,7 @@ const FALSE_WORDS: ReadonlySet<string> = new Set(['false', 'no', 'off', 'n', 'f'
 // The messages of InvalidOptionError (lib/errors.ts). Any other message matches too, with no
 // option name, so that an unexpected error is rethrown unchanged.
 const OPTION_ERROR = /^(?:Invalid option "([^"]*)": )?([\s\S]*)$/
-const SOURCE_OPTION_NAMES: ReadonlySet<string> = new Set(['prefix'])
+const SOURCE_OPTION_NAMES: ReadonlySet<string> = new Set(['prefix', 'log'])
 
 function text (key: string, value: Scalar): string {
   if (typeof value === 'string' && value !== '') return value
@@ -86,11 +92,12 @@ function boolean (key: string, value: Scalar): boolean {
   throw new InvalidOptionError(key, 'expected a boolean: true/false, yes/no, on/off, y/n, t/f or 1/0')
 }
 
-// Pyramid's aslist splits on whitespace; commas are accepted too, as people write them.
-function audience (key: string, value: Scalar): string | string[] {
+// jwt.audiences, not a pyramid_jwt setting: Pyramid's aslist splits on whitespace; commas are
+// accepted too, as people write them. (pyramid_jwt hands jwt.audience to PyJWT as one string.)
+function audiences (key: string, value: Scalar): string[] {
   const items = typeof value === 'string' ? value.split(AUDIENCE_SEPARATORS).filter((item) => item !== '') : []
-  if (items.length === 0) throw new InvalidOptionError(key, 'expected one audience, or several separated by spaces or commas')
-  return items.length === 1 ? items[0] as string : items
+  if (items.length === 0) throw new InvalidOptionError(key, 'expected audiences separated by spaces or commas')
+  return items
 }
 
 // WebOb, which sets pyramid_jwt's cookie, accepts these in any case.
@@ -113,11 +120,13 @@ const SETTINGS: ReadonlyMap<string, Setting> = new Map(Object.entries({
   algorithm: { target: 'plugin', option: 'algorithm', coerce: algorithm },
   expiration: { target: 'plugin', option: 'expiresIn', coerce: duration },
   leeway: { target: 'plugin', option: 'leeway', coerce: duration },
-  audience: { target: 'plugin', option: 'audience', coerce: audience },
+  audience: { target: 'plugin', option: 'audience', coerce: text },
+  audiences: { target: 'plugin', option: 'audience', coerce: audiences },
   http_header: { target: 'header', option: 'header', coerce: text },
   auth_type: { target: 'header', option: 'authType', coerce: text },
   cookie_name: { target: 'cookie', option: 'cookieName', coerce: text },
   cookie_path: { target: 'cookie', option: 'path', coerce: text },
+  cookie_host_domain: { target: 'cookie', option: 'hostDomain', coerce: boolean },
   https_only_cookie: { target: 'cookie', option: 'secure', coerce: boolean },
   samesite: { target: 'cookie', option: 'sameSite', coerce: sameSite },
   cookie_reissue_time: { target: 'cookie', option: 'reissueTime', coerce: duration },
@@ -146,8 +155,10 @@ interface Found {
  * Plugin options from pyramid_jwt's ini settings (`jwt.private_key`, `jwt.expiration`…), as
  * Pyramid's `get_settings()` or an ini parser gives them: strings are trimmed and coerced.
  * Absent settings (or `undefined` values) give no option, so the plugin's defaults apply. Only the
- * keys under `prefix` are read; an unknown one is an error, to catch typos. docs/settings.md lists
- * every setting and how its default differs from pyramid_jwt's.
+ * keys under `prefix` are read; an unknown one is an error, to catch typos. Cookie settings build
+ * a cookie policy, which ignores `http_header` and `auth_type` as pyramid_jwt's does (saying so in
+ * one info line to `options.log`). docs/settings.md lists every setting and how its default differs
+ * from pyramid_jwt's.
  * @throws `FST_JWT_SECURITY_INVALID_OPTION` naming the setting key, for any bad value.
  * @example
  * ```ts
@@ -157,7 +168,7 @@ interface Found {
  * ```
  */
 export function fromSettings (settings: Record<string, unknown>, options: SettingsSourceOptions = {}): JwtSecurityOptions {
-  const prefix = prefixOf(options, 'jwt.')
+  const { prefix, log } = sourceOptions(options, 'jwt.')
   checkSource('settings', settings)
   const found = new Map<string, Found>()
   for (const [key, value] of Object.entries(settings)) {
@@ -166,7 +177,7 @@ export function fromSettings (settings: Record<string, unknown>, options: Settin
     if (!SETTINGS.has(name)) throw new InvalidOptionError(key, `unknown setting; the known ones are ${prefix}${SETTING_NAMES.join(`, ${prefix}`)}`)
     if (value !== undefined) found.set(name, { key, value })
   }
-  return toOptions(found)
+  return toOptions(found, log)
 }
 
 /**
@@ -183,7 +194,7 @@ export function fromSettings (settings: Record<string, unknown>, options: Settin
  * ```
  */
 export function fromEnv (env: Record<string, string | undefined> = process.env, options: SettingsSourceOptions = {}): JwtSecurityOptions {
-  const prefix = prefixOf(options, 'JWT_')
+  const { prefix, log } = sourceOptions(options, 'JWT_')
   checkSource('env', env)
   const found = new Map<string, Found>()
   for (const name of SETTING_NAMES) {
@@ -191,26 +202,37 @@ export function fromEnv (env: Record<string, string | undefined> = process.env, 
     const value = env[key]
     if (value !== undefined && !(typeof value === 'string' && value.trim() === '')) found.set(name, { key, value })
   }
-  return toOptions(found)
+  return toOptions(found, log)
 }
 
-function prefixOf (options: SettingsSourceOptions, fallback: string): string {
+type Log = SettingsSourceOptions['log']
+
+function sourceOptions (options: SettingsSourceOptions, fallback: string): { prefix: string, log: Log } {
   checkKnownOptions(options, SOURCE_OPTION_NAMES)
-  const { prefix = fallback } = options
+  const { prefix = fallback, log } = options
   if (typeof prefix !== 'string' || prefix === '') throw new InvalidOptionError('prefix', 'expected a non-empty string')
-  return prefix
+  if (log !== undefined && typeof (log as { info?: unknown } | null)?.info !== 'function') {
+    throw new InvalidOptionError('log', 'expected a logger with an info method, such as app.log')
+  }
+  return { prefix, log }
 }
 
 function checkSource (name: string, source: unknown): void {
   if (typeof source !== 'object' || source === null || Array.isArray(source)) throw new InvalidOptionError(name, 'expected an object')
 }
 
-function toOptions (found: ReadonlyMap<string, Found>): JwtSecurityOptions {
+function toOptions (found: ReadonlyMap<string, Found>, log: Log): JwtSecurityOptions {
+  const audience = found.get('audience')
+  const audienceList = found.get('audiences')
+  if (audience !== undefined && audienceList !== undefined) {
+    throw new InvalidOptionError(audienceList.key, `cannot be combined with ${audience.key}: give one audience there, or several here`)
+  }
   const values = new Map<string, unknown>()
   for (const [name, { key, value }] of found) values.set(name, (SETTINGS.get(name) as Setting).coerce(key, scalar(key, value)))
   const hmac = isHmac((values.get('algorithm') ?? 'HS512') as Algorithm)
   const groups: Record<Target, Record<string, unknown>> = { plugin: {}, header: {}, cookie: {} }
   const firstKeys: Partial<Record<Target, string>> = {}
+  const headerKeys: string[] = []
   // option → the setting key it came from, for named()
   const keys = new Map<string, string>()
   for (const [name, { key }] of found) {
@@ -221,16 +243,20 @@ function toOptions (found: ReadonlyMap<string, Found>): JwtSecurityOptions {
     }
     groups[setting.target][option] = values.get(name)
     firstKeys[setting.target] ??= key
+    if (setting.target === 'header') headerKeys.push(key)
     keys.set(option, key)
   }
   const options = groups.plugin as JwtSecurityOptions
+  let ignored: string | null = null
   if (firstKeys.cookie !== undefined) {
-    if (firstKeys.header !== undefined) {
-      throw new InvalidOptionError(firstKeys.header, `is for the header policy, but ${firstKeys.cookie} selects the cookie policy: keep one of them`)
-    }
     // pyramid_jwt's cookie name and value format by default: a Pyramid app configured from the
     // same ini then reads the same cookie.
     options.policy = named(keys, () => new JwtCookiePolicy({ cookieName: 'Authorization', cookieFormat: 'pyramid', ...groups.cookie }))
+    // pyramid_jwt's cookie policy reads no header, whatever http_header and auth_type say; a chain
+    // would accept header tokens that the Pyramid app configured from the same file refuses.
+    if (headerKeys.length > 0) {
+      ignored = `${headerKeys.join(' and ')} ignored: ${firstKeys.cookie} selects the cookie policy, which reads no header (as pyramid_jwt's)`
+    }
   } else {
     // pyramid_jwt's default scheme, even without header settings, so that its clients'
     // "Authorization: JWT <token>" keeps working.
@@ -238,6 +264,7 @@ function toOptions (found: ReadonlyMap<string, Found>): JwtSecurityOptions {
   }
   // Range checks (expiration 0, leeway over 300 s…) fail here, naming the setting, not at register.
   named(keys, () => resolveOptions(options))
+  if (ignored !== null) log?.info(ignored)
   return options
 }
 

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import t from 'tap'
 import {
   ACLAllowed, ACLDenied, ACLHelper, ALL_PERMISSIONS, Allow, AllPermissionsList, DEFAULT_DENY, Deny, DENY_ALL, NO_ACL_FOUND,
@@ -179,4 +180,24 @@ t.test('principalsAllowedByPermission: a Deny of Everyone clears what parents al
   const root = new DummyContext({ __acl__: [[Allow, 'alice', 'read']] })
   const child = new DummyContext({ __parent__: root, __acl__: [[Allow, 'bob', 'read'], [Deny, Everyone, 'read'], [Allow, 'carol', 'read']] })
   t.same([...new ACLHelper().principalsAllowedByPermission(child, 'read')].sort(), ['bob'])
+})
+
+t.test('ACL results: args are Pyramid\'s format arguments; inspect and toString show the class and the message', async (t) => {
+  const ace: ACE = [Allow, 'wilma', 'view']
+  const context = new DummyContext({ __name__: 'blog', __acl__: [ace] })
+  const allowed = new ACLHelper().permits(context, ['wilma'], 'view')
+  t.ok(allowed instanceof ACLAllowed)
+  t.strictSame(allowed.args, ['ACLAllowed', 'view', ace, context.__acl__, context, ['wilma']], 'class name, permission, ace, acl, context, principals')
+  t.equal(allowed.args[2], ace, 'the values themselves, not copies')
+  t.equal(allowed.args[4], context)
+  const msg = "ACLAllowed permission 'view' via ACE [ 'Allow', 'wilma', 'view' ] in ACL [ [ 'Allow', 'wilma', 'view' ] ] on context <DummyContext 'blog'> for principals [ 'wilma' ]"
+  t.equal(allowed.msg, msg)
+  t.equal(inspect(allowed), `<ACLAllowed with msg "${msg}">`)
+  t.equal(String(allowed), inspect(allowed))
+
+  const denied = new ACLHelper().permits(null, ['foo'], 'edit')
+  t.strictSame(denied.args, ['ACLDenied', 'edit', DEFAULT_DENY, NO_ACL_FOUND, null, ['foo']])
+  t.equal(inspect(denied), '<ACLDenied with msg "ACLDenied permission \'edit\' via ACE \'<default deny>\' in ACL \'<No ACL found on any object in resource lineage>\' on context null for principals [ \'foo\' ]">')
+  t.equal(String(denied), inspect(denied))
+  t.notMatch(inspect(denied), /template|args/, 'no raw fields')
 })

@@ -1,9 +1,9 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { decodeJwt, jwtVerify } from 'jose'
+import { decodeJwt, jwtVerify, SignJWT } from 'jose'
 import tap from 'tap'
-import jwtSecurity, { decodePyramidCookie, JwtCookiePolicy, JwtHeaderPolicy, type JwtSecurityOptions } from '../lib/index.js'
+import jwtSecurity, { decodePyramidCookie, encodePyramidCookie, JwtCookiePolicy, JwtHeaderPolicy, type JwtSecurityOptions } from '../lib/index.js'
 import { fromEnv as realFromEnv, fromSettings as realFromSettings, SETTING_NAMES } from '../lib/settings.js'
 import { SECRET } from './helpers/app.js'
 import { caught, rejected } from './helpers/errors.js'
@@ -44,8 +44,9 @@ async function appWith (t: Pick<typeof tap, 'teardown'>, options: JwtSecurityOpt
 
 tap.test('SETTING_NAMES lists pyramid_jwt\'s ini settings and ours, frozen', async (t) => {
   t.strictSame(SETTING_NAMES, [
-    'private_key', 'public_key', 'private_key_passphrase', 'algorithm', 'expiration', 'leeway', 'audience',
-    'http_header', 'auth_type', 'cookie_name', 'cookie_path', 'https_only_cookie', 'samesite', 'cookie_reissue_time', 'cookie_format'
+    'private_key', 'public_key', 'private_key_passphrase', 'algorithm', 'expiration', 'leeway', 'audience', 'audiences',
+    'http_header', 'auth_type', 'cookie_name', 'cookie_path', 'cookie_host_domain', 'https_only_cookie', 'samesite', 'cookie_reissue_time',
+    'cookie_format'
   ])
   t.ok(Object.isFrozen(SETTING_NAMES))
 })
@@ -96,7 +97,7 @@ tap.test('the plugin settings: private_key, public_key and the passphrase with a
     'jwt.algorithm': 'EdDSA',
     'jwt.expiration': '2h',
     'jwt.leeway': '30s',
-    'jwt.audience': 'api web'
+    'jwt.audiences': 'api web'
   }), {
     privateKey: privateKey.trim(),
     publicKey: publicKey.trim(),
@@ -200,17 +201,42 @@ tap.test('numbers: real whole numbers, decimal strings and duration strings', as
   t.match(fromSettings({ 'jwt.cookie_reissue_time': '1w' }).policy, { reissueTime: 604800 })
 })
 
-tap.test('audience: one is a string, several (spaces, commas, lines) an array, as Pyramid\'s aslist', async (t) => {
-  const cases: Array<[string, unknown]> = [
+tap.test('audience: one string, never split, as pyramid_jwt gives it to PyJWT', async (t) => {
+  const cases: Array<[string, string]> = [
     ['example.org', 'example.org'],
     ['  example.org  ', 'example.org'],
-    [',example.org,', 'example.org'],
+    ['api web', 'api web'],
+    ['api,web', 'api,web'],
+    [',example.org,', ',example.org,']
+  ]
+  for (const [value, audience] of cases) t.strictSame(fromSettings({ 'jwt.audience': value }), { audience }, JSON.stringify(value))
+  t.strictSame(fromEnv({ JWT_AUDIENCE: 'api web' }), { audience: 'api web' }, 'fromEnv alike')
+})
+
+tap.test('audiences: several (spaces, commas, lines), always an array; not a pyramid_jwt setting', async (t) => {
+  const cases: Array<[string, string[]]> = [
+    ['example.org', ['example.org']],
+    [',example.org,', ['example.org']],
     ['api web', ['api', 'web']],
     ['api,web', ['api', 'web']],
     ['api, web\n  mobile', ['api', 'web', 'mobile']],
     ['\n  https://a.example\n  https://b.example', ['https://a.example', 'https://b.example']]
   ]
-  for (const [value, audience] of cases) t.strictSame(fromSettings({ 'jwt.audience': value }), { audience }, JSON.stringify(value))
+  for (const [value, audience] of cases) t.strictSame(fromSettings({ 'jwt.audiences': value }), { audience }, JSON.stringify(value))
+  t.strictSame(fromEnv({ JWT_AUDIENCES: 'api,web' }), { audience: ['api', 'web'] }, 'fromEnv alike')
+})
+
+tap.test('end to end: an audience with a space is one audience, both ways, as with pyramid_jwt', async (t) => {
+  const app = await appWith(t, fromSettings({ 'jwt.private_key': SECRET, 'jwt.audience': 'api web', 'jwt.auth_type': 'Bearer' }))
+  const token = await app.createJwtToken('alice')
+  t.equal(decodeJwt(token).aud, 'api web', 'created tokens carry it whole')
+  t.equal((await app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })).statusCode, 200, 'and are accepted')
+  const pyramid = await new SignJWT({ sub: 'bob', aud: 'api web' }).setProtectedHeader({ alg: 'HS512', typ: 'JWT' })
+    .setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(SECRET))
+  t.equal((await app.inject({ url: '/me', headers: { authorization: `Bearer ${pyramid}` } })).statusCode, 200, 'a token with aud "api web", as pyramid_jwt makes')
+  const other = await new SignJWT({ sub: 'bob', aud: 'api' }).setProtectedHeader({ alg: 'HS512' })
+    .setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(SECRET))
+  t.equal((await app.inject({ url: '/me', headers: { authorization: `Bearer ${other}` } })).statusCode, 401, 'aud "api" is another audience')
 })
 
 tap.test('PEM keys with literal \\n escapes get their newlines back; values are trimmed', async (t) => {
@@ -267,10 +293,17 @@ tap.test('every bad value is a coded error naming the setting key and what was e
     [{ 'jwt.leeway': 'abc' }, 'jwt.leeway', SECONDS],
     [{ 'jwt.leeway': false }, 'jwt.leeway', SECONDS],
     [{ 'jwt.leeway': '301' }, 'jwt.leeway', /at most 300 seconds/],
-    [{ 'jwt.audience': '' }, 'jwt.audience', /expected one audience, or several separated by spaces or commas/],
-    [{ 'jwt.audience': ' , ' }, 'jwt.audience', /expected one audience/],
-    [{ 'jwt.audience': 5 }, 'jwt.audience', /expected one audience/],
+    [{ 'jwt.audience': '' }, 'jwt.audience', STRING],
+    [{ 'jwt.audience': '  ' }, 'jwt.audience', STRING],
+    [{ 'jwt.audience': 5 }, 'jwt.audience', STRING],
     [{ 'jwt.audience': ['api', 'web'] }, 'jwt.audience', SCALAR],
+    [{ 'jwt.audiences': '' }, 'jwt.audiences', /expected audiences separated by spaces or commas/],
+    [{ 'jwt.audiences': ' , ' }, 'jwt.audiences', /expected audiences separated/],
+    [{ 'jwt.audiences': 5 }, 'jwt.audiences', /expected audiences separated/],
+    [{ 'jwt.audience': 'api', 'jwt.audiences': 'api web' }, 'jwt.audiences', /cannot be combined with jwt.audience: give one audience there, or several here/],
+    [{ 'jwt.cookie_host_domain': 'maybe' }, 'jwt.cookie_host_domain', /expected a boolean/],
+    [{ 'jwt.cookie_host_domain': 1 }, 'jwt.cookie_host_domain', /expected a boolean/],
+    [{ 'jwt.cookie_host_domain': 'yes', 'jwt.cookie_name': '__Host-s' }, 'jwt.cookie_name', /__Host-/],
     [{ 'jwt.http_header': '' }, 'jwt.http_header', STRING],
     [{ 'jwt.http_header': 'X My Header' }, 'jwt.http_header', /expected an HTTP header name/],
     [{ 'jwt.http_header': 1 }, 'jwt.http_header', STRING],
@@ -308,8 +341,7 @@ tap.test('every bad value is a coded error naming the setting key and what was e
     [{ 'jwt.leeway': {} }, 'jwt.leeway', SCALAR],
     [{ 'jwt.http_header': () => 'Authorization' }, 'jwt.http_header', SCALAR],
     [{ 'jwt.expiration': 10n }, 'jwt.expiration', SCALAR],
-    [{ 'jwt.auth_type': 'JWT', 'jwt.cookie_name': 'session' }, 'jwt.auth_type', /is for the header policy, but jwt.cookie_name selects the cookie policy/],
-    [{ 'jwt.cookie_path': '/', 'jwt.http_header': 'X-Token' }, 'jwt.http_header', /but jwt.cookie_path selects the cookie policy/]
+    [{ 'jwt.auth_type': '', 'jwt.cookie_name': 'session' }, 'jwt.auth_type', STRING]
   ]
   for (const [settings, key, reason] of cases) {
     const label = Object.entries(settings).map(([name, value]) => `${name}=${typeof value === 'string' ? JSON.stringify(value) : String(value)}`).join(' ')
@@ -341,6 +373,10 @@ tap.test('the settings and the options are checked', async (t) => {
     refuses(t, () => fromEnv({}, { prefix } as never), 'prefix', /expected a non-empty string/, `env prefix ${String(prefix)}`)
   }
   refuses(t, () => fromSettings({}, { prefx: 'auth.' } as never), 'prefx', /unknown option/, 'typo')
+  for (const log of [null, {}, { warn: () => {} }, { info: 'x' }, 'console']) {
+    refuses(t, () => fromSettings({}, { log } as never), 'log', /expected a logger with an info method, such as app.log/, `log ${JSON.stringify(log)}`)
+    refuses(t, () => fromEnv({}, { log } as never), 'log', /expected a logger with an info method/, `env log ${JSON.stringify(log)}`)
+  }
   refuses(t, () => fromSettings({}, null as never), 'options', /expected an object/, 'options')
 })
 
@@ -363,9 +399,10 @@ tap.test('fromEnv: every variable is mapped as its setting', async (t) => {
     JWT_ALGORITHM: 'EdDSA',
     JWT_EXPIRATION: '7200',
     JWT_LEEWAY: '5',
-    JWT_AUDIENCE: 'api,web',
+    JWT_AUDIENCES: 'api,web',
     JWT_COOKIE_NAME: 'sid',
     JWT_COOKIE_PATH: '/',
+    JWT_COOKIE_HOST_DOMAIN: 'no',
     JWT_HTTPS_ONLY_COOKIE: 'on',
     JWT_SAMESITE: 'none',
     JWT_COOKIE_REISSUE_TIME: '30m',
@@ -404,7 +441,6 @@ tap.test('fromEnv ignores unknown JWT_* variables and the rest of the environmen
   refuses(t, () => fromEnv({ JWT_EXPIRATION: 'soon' }), 'JWT_EXPIRATION', /expected seconds or a duration/, 'bad value')
   refuses(t, () => fromEnv({ JWT_HTTPS_ONLY_COOKIE: 'maybe' }), 'JWT_HTTPS_ONLY_COOKIE', /expected a boolean/, 'bad boolean')
   refuses(t, () => fromEnv({ JWT_PUBLIC_KEY: 'x' }), 'JWT_PUBLIC_KEY', /only for asymmetric algorithms/, 'HS512')
-  refuses(t, () => fromEnv({ JWT_AUTH_TYPE: 'JWT', JWT_COOKIE_NAME: 'sid' }), 'JWT_AUTH_TYPE', /but JWT_COOKIE_NAME selects the cookie policy/, 'both')
   refuses(t, () => fromEnv({ JWT_LEEWAY: {} } as never), 'JWT_LEEWAY', /expected a string, a number or a boolean/, 'not a string')
 })
 
@@ -495,4 +531,69 @@ tap.test('an error that names no setting surfaces unchanged', async (t) => {
     '../lib/header-policy.js': { JwtHeaderPolicy: class { constructor () { throw failure } } }
   })
   t.equal(caught(() => mocked({})), failure)
+})
+
+tap.test('header settings beside cookie settings are ignored, as pyramid_jwt\'s cookie policy ignores them, with one info line', async (t) => {
+  const lines: string[] = []
+  const log = { info (message: string) { lines.push(message) } }
+  const options = fromSettings({
+    'jwt.private_key': SECRET,
+    'jwt.http_header': 'Authorization',
+    'jwt.auth_type': 'Bearer',
+    'jwt.cookie_name': 'session',
+    'jwt.cookie_reissue_time': '900'
+  }, { log })
+  t.strictSame(Object.keys(options).sort(), ['policy', 'secret'])
+  t.ok(options.policy instanceof JwtCookiePolicy)
+  t.match(options.policy, { cookieName: 'session', reissueTime: 900 })
+  t.strictSame(lines, [
+    'jwt.http_header and jwt.auth_type ignored: jwt.cookie_name selects the cookie policy, which reads no header (as pyramid_jwt\'s)'
+  ])
+
+  const env: string[] = []
+  const fromEnvironment = fromEnv({ JWT_AUTH_TYPE: 'JWT', JWT_COOKIE_PATH: '/' }, { log: { info: (message) => env.push(message) } })
+  t.ok(fromEnvironment.policy instanceof JwtCookiePolicy)
+  t.strictSame(env, ['JWT_AUTH_TYPE ignored: JWT_COOKIE_PATH selects the cookie policy, which reads no header (as pyramid_jwt\'s)'])
+
+  t.ok(fromSettings({ 'jwt.auth_type': 'JWT', 'jwt.cookie_name': 'session' }).policy instanceof JwtCookiePolicy, 'without a log, silently')
+  fromSettings({ 'jwt.auth_type': 'Bearer' }, { log })
+  fromSettings({ 'jwt.cookie_name': 'session' }, { log })
+  t.equal(lines.length, 1, 'nothing to say without both kinds of settings')
+  t.throws(() => fromSettings({ 'jwt.auth_type': 'JWT', 'jwt.cookie_name': 'bad name' }, { log }), { code: INVALID_OPTION })
+  t.equal(lines.length, 1, 'nothing said when the settings are refused')
+})
+
+tap.test('end to end: the cookie policy built beside header settings takes the cookie, never the header', async (t) => {
+  const lines: string[] = []
+  const app = await appWith(t, fromSettings({
+    'jwt.private_key': SECRET,
+    'jwt.auth_type': 'JWT',
+    'jwt.cookie_name': 'session',
+    'jwt.https_only_cookie': 'false'
+  }, { log: { info: (message) => lines.push(message) } }))
+  t.equal(lines.length, 1)
+  const token = await app.createJwtToken('alice')
+  t.equal((await app.inject({ url: '/me', headers: { authorization: `JWT ${token}` } })).statusCode, 401, 'the header is not read')
+  const cookie = await app.inject({ url: '/me', cookies: { session: encodePyramidCookie(token) } })
+  t.equal(cookie.statusCode, 200)
+  t.strictSame(cookie.json(), { userid: 'alice' })
+})
+
+tap.test('cookie_host_domain sets and clears the cookie with Domain=<the request\'s host>, as pyramid_jwt', async (t) => {
+  const settings = { 'jwt.private_key': SECRET, 'jwt.cookie_name': 'session', 'jwt.https_only_cookie': 'false', 'jwt.cookie_format': 'pyramid' }
+  for (const [value, domain] of [['true', 'Domain=app.example; '], ['ON', 'Domain=app.example; '], [true, 'Domain=app.example; '], ['false', ''], [false, '']] as const) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(jwtSecurity, fromSettings({ ...settings, 'jwt.cookie_host_domain': value }))
+    app.post('/login', async (request, reply) => { await reply.remember('alice'); return { ok: true } })
+    app.post('/logout', async (request, reply) => { await reply.forget(); return { ok: true } })
+    const headers = { host: 'app.example:8080' }
+    const login = await app.inject({ method: 'POST', url: '/login', headers })
+    const set = ([] as string[]).concat(login.headers['set-cookie'] ?? []).find((line) => line.startsWith('session=')) as string
+    t.match(set, new RegExp(`^session=[A-Za-z0-9_-]+=*; Max-Age=3600; ${domain}Path=/; Expires=[^;]+; HttpOnly; SameSite=Lax$`), `${String(value)}: set`)
+    const logout = await app.inject({ method: 'POST', url: '/logout', headers })
+    t.equal(logout.statusCode, 200)
+    const cleared = ([] as string[]).concat(logout.headers['set-cookie'] ?? []).find((line) => line.startsWith('session=')) as string
+    t.match(cleared, new RegExp(`^session=; Max-Age=0; ${domain}Path=/;`), `${String(value)}: cleared`)
+  }
 })
