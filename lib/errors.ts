@@ -149,6 +149,42 @@ export const RevocationUnavailableError = createError(
   'FST_JWT_SECURITY_REVOCATION_UNAVAILABLE', 'Credentials cannot be checked right now, try again later', 503)
 
 /**
+ * The keys that verify a token cannot be had: the remote JWK Set cannot be fetched and no earlier
+ * copy may still be used (`jwks.staleIfError`). The client did nothing wrong: a 503 with
+ * `Retry-After`, answered by the plugin without the per-request error log (the outage is logged
+ * once per 10 seconds with a count).
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * // A client of the API: a 503 with this code means "retry later", never "log in again".
+ * const response = await fetch('https://api.example/articles', { headers: { authorization: `Bearer ${token}` } })
+ * const body = response.status === 503 ? await response.json() as { code?: string } : {}
+ * if (body.code === errors.KeysUnavailableError.prototype.code) await retryAfter(Number(response.headers.get('retry-after')))
+ * ```
+ */
+export const KeysUnavailableError = createError(
+  'FST_JWT_SECURITY_KEYS_UNAVAILABLE', 'Credentials cannot be verified right now, try again later', 503, Error, false)
+
+/**
+ * `jwks.prefetch: true` and the remote JWK Set could not be fetched at start-up: `app.ready()`
+ * rejects with this error (its `cause` says why).
+ * @example
+ * ```ts
+ * import jwtSecurity, { errors } from 'fastify-jwt-security'
+ *
+ * await app.register(jwtSecurity, { jwks: { url: 'https://auth.example.org/.well-known/jwks.json', prefetch: true }, audience: 'api' })
+ * await app.ready().catch((error: unknown) => {
+ *   // the provider is down: start anyway, and let the first token fetch the keys
+ *   if (error instanceof errors.JwksPrefetchError) app.log.fatal({ err: error }, 'identity provider unreachable')
+ *   throw error
+ * })
+ * ```
+ */
+export const JwksPrefetchError = createError(
+  'FST_JWT_SECURITY_JWKS_PREFETCH_FAILED', 'The JSON Web Key Set at %s could not be fetched at start-up (jwks.prefetch: true); use prefetch: "background" to start without it', 500)
+
+/**
  * A revocation could not be written: the caller must know the token is still valid.
  * @example
  * ```ts
@@ -329,6 +365,6 @@ export const headerPolicyRememberWarning: WarningItem = processWarning.createWar
  */
 export const errorCodes: readonly string[] = Object.freeze([
   NoCredentialsError, InvalidTokenError, TokenExpiredError, InvalidRequestError, ForbiddenError,
-  CsrfError, CookieTooLargeError, RevocationUnavailableError, RevocationFailedError, RevocationStoreFullError, NoRevocationStoreError, PolicyFailedError, InvalidOptionError, WeakSecretError, InvalidKeyError, NoSigningKeyError,
+  CsrfError, CookieTooLargeError, RevocationUnavailableError, KeysUnavailableError, JwksPrefetchError, RevocationFailedError, RevocationStoreFullError, NoRevocationStoreError, PolicyFailedError, InvalidOptionError, WeakSecretError, InvalidKeyError, NoSigningKeyError,
   InvalidClaimsError
 ].map((ErrorClass): string => new ErrorClass().code).concat(headerPolicyRememberWarning.code))

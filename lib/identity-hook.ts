@@ -1,9 +1,26 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { KeysUnavailableError, RevocationUnavailableError } from './errors.js'
 import type { SecurityPolicy } from './policy.js'
 import { policyFailure } from './policy-failure.js'
 import { isPromiseLike } from './promise-like.js'
 
 type Done = HookHandlerDoneFunction
+
+/**
+ * Fails the request with what the policy threw. An outage of the key server or the revocation
+ * store is answered here, with the body Fastify gives errors: through the error handler, Fastify
+ * would log each of its 503s with a stack, and an outage would flood the logs (the outage is
+ * logged, a line per 10 seconds, where it is met).
+ */
+function fail (request: FastifyRequest, reply: FastifyReply, error: unknown, done: Done): void {
+  const failure = policyFailure(request, error)
+  if (failure instanceof KeysUnavailableError || failure instanceof RevocationUnavailableError) {
+    const { code, message, headers } = failure as typeof failure & { headers?: Record<string, string> }
+    reply.code(503).headers(headers ?? {}).send({ statusCode: 503, code, error: 'Service Unavailable', message })
+    return
+  }
+  done(failure)
+}
 
 /**
  * The onRequest hook that resolves the identity once per request. Written with `done` rather than
@@ -14,9 +31,9 @@ export function identityHook (policy: SecurityPolicy) {
     ? (request: FastifyRequest) => defaultUserid(request.identity)
     : (request: FastifyRequest) => (policy.authenticatedUserid as NonNullable<SecurityPolicy['authenticatedUserid']>)(request)
 
-  function setUserid (request: FastifyRequest, userid: unknown, done: Done): void {
+  function setUserid (request: FastifyRequest, reply: FastifyReply, userid: unknown, done: Done): void {
     if (userid !== null && userid !== undefined && typeof userid !== 'string') {
-      done(policyFailure(request, new TypeError('SecurityPolicy.authenticatedUserid must return a string or null')))
+      fail(request, reply, new TypeError('SecurityPolicy.authenticatedUserid must return a string or null'), done)
       return
     }
     request.authenticatedUserid = userid ?? null
@@ -24,7 +41,7 @@ export function identityHook (policy: SecurityPolicy) {
     done()
   }
 
-  function setIdentity (request: FastifyRequest, identity: unknown, done: Done): void {
+  function setIdentity (request: FastifyRequest, reply: FastifyReply, identity: unknown, done: Done): void {
     request.identity = (identity ?? null) as FastifyRequest['identity']
     if (request.identity === null) {
       done()
@@ -34,28 +51,28 @@ export function identityHook (policy: SecurityPolicy) {
     try {
       userid = useridOf(request)
     } catch (error) {
-      done(policyFailure(request, error))
+      fail(request, reply, error, done)
       return
     }
     if (isPromiseLike(userid)) {
-      userid.then((value) => setUserid(request, value, done), (error: unknown) => done(policyFailure(request, error)))
+      userid.then((value) => setUserid(request, reply, value, done), (error: unknown) => fail(request, reply, error, done))
     } else {
-      setUserid(request, userid, done)
+      setUserid(request, reply, userid, done)
     }
   }
 
-  return function resolveIdentity (request: FastifyRequest, _reply: FastifyReply, done: Done): void {
+  return function resolveIdentity (request: FastifyRequest, reply: FastifyReply, done: Done): void {
     let identity: unknown
     try {
       identity = policy.identity(request)
     } catch (error) {
-      done(policyFailure(request, error))
+      fail(request, reply, error, done)
       return
     }
     if (isPromiseLike(identity)) {
-      identity.then((value) => setIdentity(request, value, done), (error: unknown) => done(policyFailure(request, error)))
+      identity.then((value) => setIdentity(request, reply, value, done), (error: unknown) => fail(request, reply, error, done))
     } else {
-      setIdentity(request, identity, done)
+      setIdentity(request, reply, identity, done)
     }
   }
 }

@@ -3,7 +3,8 @@ import { ACLHelper, NO_ACL_FOUND } from './acl.js'
 import { recordAuthFailure, type AuthFailure } from './auth-failure.js'
 import type { JwtClaims } from './claims.js'
 import { coreOf, type IdentityCallback, type SecurityCore } from './core.js'
-import { PolicyFailedError } from './errors.js'
+import { KeysUnavailableError, PolicyFailedError } from './errors.js'
+import { OutageLog } from './outage-log.js'
 import { Allowed, Denied, type PermitsResult, type SecurityPolicy } from './policy.js'
 import { ANONYMOUS_PRINCIPALS, Authenticated, Everyone, isReservedUserid } from './principals.js'
 import type { CachedToken } from './token-cache.js'
@@ -45,7 +46,9 @@ export interface JwtIdentity {
 export type MalformedCredential = AuthFailure & { readonly error: 'invalid_request' }
 
 /**
- * What a transport read from a request: a token, nothing, or a malformed request.
+ * What a transport read from a request: a token, nothing, or a failure recorded as it is: a
+ * malformed request (`invalid_request`, a 400 on a protected route) or a credential refused before
+ * any token is verified (`invalid_token`, a 401, as the cookie policy does for a cookie sent twice).
  * @example
  * ```ts
  * import type { FastifyRequest } from 'fastify'
@@ -60,13 +63,9 @@ export type MalformedCredential = AuthFailure & { readonly error: 'invalid_reque
  * }
  * ```
  */
-export type Credential = string | null | MalformedCredential
+export type Credential = string | null | MalformedCredential | (AuthFailure & { readonly error: 'invalid_token' })
 
 const ACL_HELPER = new ACLHelper()
-const KEY_WARNINGS: Readonly<Partial<Record<string, string>>> = {
-  keys_unavailable: 'the JSON Web Key Set could not be fetched, or is not a valid JWK Set: tokens cannot be verified',
-  key_unusable: 'a verification key cannot be used: tokens signed with it are refused'
-}
 const IDENTITY_REJECTED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'identity_rejected' })
 const TOKEN_REVOKED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'token_revoked' })
 const SUBJECT_RESERVED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'subject_reserved', claim: 'sub' })
@@ -116,10 +115,13 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
     return hit === undefined ? this.#verify(request, credential, core) : this.#accept(request, hit.claims, core, hit)
   }
 
+  // A key jose refuses (a short RSA key in a remote set) is the operator's problem: said, not per request.
+  readonly #unusableKeys = new OutageLog('warn')
+
   #verify (request: FastifyRequest, token: string, core: SecurityCore): Promise<JwtIdentity | null> {
     return core.tokens.verifyAnew(token).then(
       (claims) => this.#accept(request, claims, core, null),
-      (error: unknown) => refuse(request, token, error as TokenRejection))
+      (error: unknown) => refuse(request, token, error as TokenRejection, this.#unusableKeys))
   }
 
   // The rules verified claims must still pass, on every request: cached or not.
@@ -213,11 +215,11 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
   abstract forget (request: FastifyRequest, reply: FastifyReply): void | Promise<void>
 }
 
-function refuse (request: FastifyRequest, token: string, rejection: TokenRejection): null {
+function refuse (request: FastifyRequest, token: string, rejection: TokenRejection, unusableKeys: OutageLog): null {
   const { reason, claim, cause } = rejection
-  // The request is refused like any bad token, but an operator must hear that the keys are gone.
-  const warning = KEY_WARNINGS[reason]
-  if (warning !== undefined) request.log.warn({ err: cause }, warning)
+  // Not the token's fault: the client is told to come back (503), and the key set logs the outage.
+  if (reason === 'keys_unavailable') throw cause instanceof KeysUnavailableError ? cause : new KeysUnavailableError()
+  if (reason === 'key_unusable') unusableKeys.failed(request.log, cause, 'a verification key cannot be used: tokens signed with it are refused')
   recordAuthFailure(request, { error: 'invalid_token', reason, claim }, token)
   return null
 }

@@ -94,6 +94,7 @@ export async function buildKeyRing (input: KeyRingInput, log: FastifyBaseLogger)
       throw new InvalidOptionError('jwks', 'verifies with the remote keys only: leave out secret, privateKey, publicKey and keys')
     }
     const remote = remoteKeyResolver(input.jwks, log)
+    await remote.prefetched
     return Object.freeze({
       algorithms: remote.algorithms,
       signer: null,

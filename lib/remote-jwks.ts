@@ -1,11 +1,12 @@
 import { webcrypto } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import { createRemoteJWKSet, customFetch, type FetchImplementation, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose'
+import { createLocalJWKSet, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters } from 'jose'
 import { toSeconds, type Duration } from './durations.js'
-import { InvalidOptionError } from './errors.js'
+import { InvalidOptionError, JwksPrefetchError, KeysUnavailableError } from './errors.js'
 import { ALGORITHMS, isHmac, type Algorithm, type AsymmetricAlgorithm } from './keys.js'
 import { checkKnownOptions } from './known-options.js'
 import type { KeyResolver } from './key-ring.js'
+import { OutageLog } from './outage-log.js'
 import { TokenRejection } from './token-rejection.js'
 
 /**
@@ -26,87 +27,223 @@ export interface JwksOptions {
   issuer?: string
   /** The algorithms accepted. Default: every asymmetric algorithm (RS*, PS*, ES*, EdDSA, Ed25519). */
   algorithms?: AsymmetricAlgorithm[]
-  /** How long a fetch may take before the request is refused. Default `'5s'`. */
+  /** How long a fetch may take before it counts as failed. Default `'5s'`. */
   timeout?: Duration
   /** The least time between two refetches caused by an unknown kid. Default `'30s'`. */
   cooldown?: Duration
   /** How long fetched keys are used before they are fetched again. Default `'10m'`. */
   cacheMaxAge?: Duration
+  /**
+   * How long past `cacheMaxAge` the last set fetched is still used while the key server cannot be
+   * reached. Default `'1h'`; `0` turns it off (tokens are then refused with a 503 as soon as the
+   * set is due and cannot be fetched).
+   */
+  staleIfError?: Duration
+  /** The wait after a failed fetch before the next one; it doubles after each failure, with jitter. Default `'1s'`. */
+  retryDelay?: Duration
+  /** The longest wait between two fetches while the key server fails. Default `'60s'`. */
+  maxRetryDelay?: Duration
+  /**
+   * Fetch the set at registration: `true` waits for it, and `app.ready()` fails when it cannot be
+   * had; `'background'` starts the fetch without waiting. Default `false`: the first token fetches it.
+   */
+  prefetch?: boolean | 'background'
 }
 
 /** The name of every option of `jwks`, for validation and for the docs test. */
-export const JWKS_OPTION_NAMES: ReadonlySet<string> = new Set(['url', 'issuer', 'algorithms', 'timeout', 'cooldown', 'cacheMaxAge'])
+export const JWKS_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'url', 'issuer', 'algorithms', 'timeout', 'cooldown', 'cacheMaxAge', 'staleIfError', 'retryDelay', 'maxRetryDelay', 'prefetch'
+])
+
+/** What the key ring needs of a remote JWK Set. */
+export interface RemoteKeys {
+  readonly resolve: KeyResolver
+  readonly algorithms: readonly Algorithm[]
+  readonly generation: () => number
+  readonly maxAge: number
+  /** Settles when the set asked for at registration (`prefetch`) allows the app to start. */
+  readonly prefetched: Promise<void>
+}
 
 const ASYMMETRIC_ALGORITHMS = Object.freeze([...ALGORITHMS].filter((algorithm) => !isHmac(algorithm as Algorithm)) as Algorithm[])
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost'])
 // jose's errors that mean "this token names no key of the set".
 const NO_KEY_CODES: ReadonlySet<unknown> = new Set(['ERR_JWKS_NO_MATCHING_KEY', 'ERR_JWKS_MULTIPLE_MATCHING_KEYS'])
-// jose's errors about the set as a whole: timeout, an answer other than 200, not JSON, not a JWK Set.
-const SET_CODES: ReadonlySet<unknown> = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JOSE_GENERIC', 'ERR_JWKS_INVALID'])
 // A forged token costs one verification with the key its kid names: keys past these sizes make
 // that a lever (catalogue F3), so they are not used, and a crowded set is reported.
 const MAX_RSA_BITS = 4096
 const MANY_KEYS = 32
+// A JWK Set of 32 RSA keys is about 50 KiB: an answer past this is not a key set.
+const MAX_SET_BYTES = 1024 * 1024
+const JWKS_ACCEPT = 'application/jwk-set+json, application/json'
 
-class JwksUnreachable extends Error {}
+type LocalSet = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<webcrypto.CryptoKey>
 
-/** The key resolver, allowed algorithms and fetch count of a remote JWKS (jose's createRemoteJWKSet). */
-export function remoteKeyResolver (options: unknown, log: FastifyBaseLogger): { resolve: KeyResolver, algorithms: readonly Algorithm[], generation: () => number, maxAge: number } {
+/** The key resolver of a remote JWK Set, with the outage rules: one fetch at a time, backoff, stale-if-error. */
+export function remoteKeyResolver (options: unknown, log: FastifyBaseLogger): RemoteKeys {
   checkKnownOptions(options, JWKS_OPTION_NAMES, 'jwks.')
-  const { url, algorithms = ASYMMETRIC_ALGORITHMS, timeout = '5s', cooldown = '30s', cacheMaxAge = '10m' } = options as JwksOptions
-  const href = jwksUrl(url)
-  // Every set fetched may have dropped a key: tokens cached under the previous set are verified again.
-  let generation = 0
-
-  // jose does the fetching; this only tells a network failure apart from a bad key, and counts keys.
-  const fetchSet: FetchImplementation = async (resource, init) => {
-    let response: Response
-    try {
-      response = await fetch(resource, init)
-    } catch (error) {
-      throw new JwksUnreachable('the JWK Set could not be fetched', { cause: error })
-    }
-    if (response.status === 200) {
-      generation++
-      response.clone().json().then((set: unknown) => {
-        const keys = (set as { keys?: unknown } | null)?.keys
-        if (Array.isArray(keys) && keys.length > MANY_KEYS) {
-          log.warn({ jwks: href.href, keys: keys.length }, `the JSON Web Key Set holds more than ${MANY_KEYS} keys: is it the right URL?`)
-        }
-      }, () => {})
-    }
-    return response
+  const {
+    url, algorithms = ASYMMETRIC_ALGORITHMS, timeout = '5s', cooldown = '30s', cacheMaxAge = '10m',
+    staleIfError = '1h', retryDelay = '1s', maxRetryDelay = '60s', prefetch = false
+  } = options as JwksOptions
+  if (prefetch !== true && prefetch !== false && prefetch !== 'background') {
+    throw new InvalidOptionError('jwks.prefetch', "expected true, false or 'background'")
   }
-  const maxAge = milliseconds('jwks.cacheMaxAge', cacheMaxAge)
-  const remote = createRemoteJWKSet(href, {
-    timeoutDuration: milliseconds('jwks.timeout', timeout),
-    cooldownDuration: milliseconds('jwks.cooldown', cooldown),
-    cacheMaxAge: maxAge,
-    [customFetch]: fetchSet
+  const set = new RemoteKeySet(jwksUrl(url), log, {
+    timeout: milliseconds('jwks.timeout', timeout),
+    cooldown: milliseconds('jwks.cooldown', cooldown),
+    maxAge: milliseconds('jwks.cacheMaxAge', cacheMaxAge),
+    staleIfError: milliseconds('jwks.staleIfError', staleIfError),
+    retryDelay: milliseconds('jwks.retryDelay', retryDelay),
+    maxRetryDelay: milliseconds('jwks.maxRetryDelay', maxRetryDelay)
   })
+  const checked = checkAlgorithms(algorithms)
+  let prefetched = Promise.resolve()
+  if (prefetch === true) prefetched = set.prefetch()
+  // refresh() never rejects: a failure is logged by the set, and the first token fetches again.
+  else if (prefetch === 'background') set.refresh()
+  return { resolve: (header, token) => set.resolve(header, token), algorithms: checked, generation: () => set.generation, maxAge: set.maxAge, prefetched }
+}
 
-  async function resolve (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<webcrypto.CryptoKey> {
+interface Timing {
+  readonly timeout: number
+  readonly cooldown: number
+  readonly maxAge: number
+  readonly staleIfError: number
+  readonly retryDelay: number
+  readonly maxRetryDelay: number
+}
+
+class RemoteKeySet {
+  readonly #url: URL
+  readonly #log: FastifyBaseLogger
+  readonly #timing: Timing
+  readonly #outage = new OutageLog()
+  #local: LocalSet | null = null
+  #body = ''
+  #fetchedAt = 0
+  #pending: Promise<boolean> | null = null
+  #failures = 0
+  #retryAt = 0
+  // Every set fetched that differs from the last may have dropped a key: tokens cached under the
+  // previous set are verified again.
+  generation = 0
+
+  constructor (url: URL, log: FastifyBaseLogger, timing: Timing) {
+    this.#url = url
+    this.#log = log
+    this.#timing = timing
+  }
+
+  get maxAge (): number {
+    return this.#timing.maxAge
+  }
+
+  async resolve (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<webcrypto.CryptoKey> {
+    if (this.#local === null || Date.now() >= this.#fetchedAt + this.#timing.maxAge) await this.refresh()
+    const local = this.#usable()
     let key: webcrypto.CryptoKey
     try {
-      key = await remote(header, token) as webcrypto.CryptoKey
+      key = await local(header, token)
     } catch (error) {
-      throw new TokenRejection(reasonOf(error), undefined, error)
+      if (!NO_KEY_CODES.has((error as { code?: unknown }).code)) throw this.#unusableKey(error)
+      key = await this.#afterUnknownKid(header, token, error)
     }
     const bits = (key.algorithm as { modulusLength?: number }).modulusLength
     if (bits !== undefined && bits > MAX_RSA_BITS) {
-      throw new TokenRejection('key_unusable', undefined, new RangeError(`the RSA key has ${bits} bits, more than ${MAX_RSA_BITS}`))
+      throw this.#unusableKey(new RangeError(`the RSA key has ${bits} bits, more than ${MAX_RSA_BITS}`))
     }
     return key
   }
-  return { resolve, algorithms: checkAlgorithms(algorithms), generation: () => generation, maxAge }
-}
 
-function reasonOf (error: unknown): 'key_unknown' | 'keys_unavailable' | 'key_unusable' {
-  const code = (error as { code?: unknown } | null)?.code
-  if (NO_KEY_CODES.has(code)) return 'key_unknown'
-  if (error instanceof JwksUnreachable || SET_CODES.has(code)) return 'keys_unavailable'
-  // What is left comes from importing the one key the token names (a point off its curve…).
-  return 'key_unusable'
+  // A kid the set does not have may be a key the provider added since: one refetch per cooldown
+  // finds it. While the key server fails, the kid cannot be known to be bad: 503, not 401.
+  async #afterUnknownKid (header: JWSHeaderParameters, token: FlattenedJWSInput, error: unknown): Promise<webcrypto.CryptoKey> {
+    if (this.#failures === 0 && Date.now() - this.#fetchedAt < this.#timing.cooldown) throw new TokenRejection('key_unknown', undefined, error)
+    if (!await this.refresh()) throw this.#unavailable()
+    try {
+      return await (this.#local as LocalSet)(header, token)
+    } catch (again) {
+      if (NO_KEY_CODES.has((again as { code?: unknown }).code)) throw new TokenRejection('key_unknown', undefined, again)
+      throw this.#unusableKey(again)
+    }
+  }
+
+  // The last set fetched, while it is fresh or within staleIfError of its due time.
+  #usable (): LocalSet {
+    if (this.#local === null || Date.now() >= this.#fetchedAt + this.#timing.maxAge + this.#timing.staleIfError) throw this.#unavailable()
+    return this.#local
+  }
+
+  #unavailable (): TokenRejection {
+    const error = new KeysUnavailableError()
+    ;(error as { headers?: Record<string, string> }).headers = { 'retry-after': String(Math.max(1, Math.ceil((this.#retryAt - Date.now()) / 1000))) }
+    return new TokenRejection('keys_unavailable', undefined, error)
+  }
+
+  #unusableKey (cause: unknown): TokenRejection {
+    return new TokenRejection('key_unusable', undefined, cause)
+  }
+
+  /** Fetches the set unless a fetch is under way (then its outcome is shared) or a failure asks to wait. True when a set was fetched. */
+  refresh (): Promise<boolean> {
+    if (this.#pending !== null) return this.#pending
+    if (Date.now() < this.#retryAt) return Promise.resolve(false)
+    const pending = this.#fetch().then(() => {
+      this.#pending = null
+      this.#failures = 0
+      this.#retryAt = 0
+      this.#outage.recovered(this.#log, 'the JSON Web Key Set can be fetched again')
+      return true
+    }, (error: unknown) => {
+      this.#pending = null
+      this.#failures++
+      const delay = Math.min(this.#timing.retryDelay * 2 ** (this.#failures - 1), this.#timing.maxRetryDelay)
+      // Equal jitter: instances that failed together do not retry together.
+      this.#retryAt = Date.now() + delay / 2 + Math.random() * delay / 2
+      this.#outage.failed(this.#log, error, this.#local === null
+        ? 'the JSON Web Key Set cannot be fetched, and none was fetched before: tokens are refused (503)'
+        : 'the JSON Web Key Set cannot be fetched: the last one fetched is used until jwks.staleIfError runs out, then tokens are refused (503)')
+      return false
+    })
+    this.#pending = pending
+    return pending
+  }
+
+  async prefetch (): Promise<void> {
+    if (!await this.refresh()) throw new JwksPrefetchError(this.#url.href)
+  }
+
+  async #fetch (): Promise<void> {
+    const response = await fetch(this.#url, {
+      headers: { accept: JWKS_ACCEPT },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(this.#timing.timeout)
+    })
+    if (response.status !== 200) {
+      await response.body?.cancel()
+      throw new Error(`the key server answered ${response.status}`)
+    }
+    const length = Number(response.headers.get('content-length'))
+    if (length > MAX_SET_BYTES) {
+      await response.body?.cancel()
+      throw new Error(`the answer is ${length} bytes long, more than ${MAX_SET_BYTES}`)
+    }
+    const body = await response.text()
+    if (body.length > MAX_SET_BYTES) throw new Error(`the answer is longer than ${MAX_SET_BYTES} bytes`)
+    const set = JSON.parse(body) as JSONWebKeySet
+    // jose checks that this is a JWK Set, and imports each key the first time a token names it.
+    const local = createLocalJWKSet(set) as LocalSet
+    if (set.keys.length > MANY_KEYS) {
+      this.#log.warn({ jwks: this.#url.href, keys: set.keys.length }, `the JSON Web Key Set holds more than ${MANY_KEYS} keys: is it the right URL?`)
+    }
+    if (body !== this.#body) {
+      this.#body = body
+      this.#local = local
+      this.generation++
+    }
+    this.#fetchedAt = Date.now()
+  }
 }
 
 function jwksUrl (value: unknown): URL {

@@ -7,7 +7,6 @@ import { startCountingListener, startJwksServer, type JwksServer } from './helpe
 import { keyPair } from './helpers/keys.js'
 
 const ISSUER = 'https://idp.example'
-const INVALID_TOKEN = 'Bearer realm="api", error="invalid_token", error_description="The access token is invalid"'
 
 // The identity provider's keys: the tests sign as the provider would.
 const rsa = keyPair('rsa')
@@ -25,7 +24,7 @@ interface Api { app: FastifyInstance, warnings: string[] }
 
 async function api (jwks: Partial<JwksOptions> & { url: string }, options: Partial<JwtSecurityOptions> = {}): Promise<Api> {
   const warnings: string[] = []
-  const stream = { write: (line: string) => { const entry = JSON.parse(line); if (entry.level === 40) warnings.push(entry.msg) } }
+  const stream = { write: (line: string) => { const entry = JSON.parse(line); if (entry.level >= 40) warnings.push(entry.msg) } }
   const app = Fastify({ logger: { level: 'warn', stream } })
   await app.register(jwtSecurity, { jwks: { issuer: ISSUER, timeout: 0.3, cooldown: 0.1, ...jwks }, audience: 'api', ...options })
   app.get('/me', { preHandler: app.permits('system.Authenticated') }, async (request) => request.authenticatedUserid)
@@ -38,8 +37,8 @@ async function me ({ app }: Api, token: string) {
   const started = Date.now()
   const response = await app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })
   const elapsed = Date.now() - started
-  const failure = response.statusCode === 200 ? null : (await app.inject({ url: '/public', headers: { authorization: `Bearer ${token}` } })).json()
-  return { status: response.statusCode, body: response.body, challenge: response.headers['www-authenticate'], failure, elapsed }
+  const failure = response.statusCode === 200 || response.statusCode === 503 ? null : (await app.inject({ url: '/public', headers: { authorization: `Bearer ${token}` } })).json()
+  return { status: response.statusCode, body: response.body, challenge: response.headers['www-authenticate'], retryAfter: response.headers['retry-after'], failure, elapsed }
 }
 
 async function jwksServer (t: { teardown: (fn: () => Promise<void>) => void }, keys: JWK[]): Promise<JwksServer> {
@@ -83,22 +82,143 @@ t.test('rotation at the provider: a new kid is accepted after one refetch; unkno
   t.ok(server.hits <= 3, `unknown kids refetch at most once per cooldown (${server.hits} fetches)`)
 })
 
-t.test('endpoint down, slow, malformed or failing: 401 and a warning, never a 500 or a hang; recovery when it is back', async (t) => {
+t.test('endpoint down, slow, malformed or failing before any set was fetched: 503 with Retry-After, never a 401, a 500 or a hang; recovery when it is back', async (t) => {
   const token = await idpToken({ alg: 'RS256', kid: 'idp-1' }, rsa.privateKeyObject)
-  for (const mode of ['down', 'slow', 'malformed', 'not-json', 'error'] as const) {
+  for (const mode of ['down', 'slow', 'malformed', 'not-json', 'error', 'redirect', 'huge'] as const) {
     const server = await jwksServer(t, [RSA_JWK])
-    const remote = await api({ url: server.url })
+    const remote = await api({ url: server.url, retryDelay: 0.2 })
     t.teardown(() => remote.app.close())
     server.mode = mode
     const refused = await me(remote, token)
-    t.equal(refused.status, 401, `${mode}: 401`)
-    t.equal(refused.challenge, INVALID_TOKEN, `${mode}: invalid_token`)
-    t.same(refused.failure, { error: 'invalid_token', reason: 'keys_unavailable' }, `${mode}: keys_unavailable`)
+    t.equal(refused.status, 503, `${mode}: 503`)
+    t.same(JSON.parse(refused.body), { statusCode: 503, code: 'FST_JWT_SECURITY_KEYS_UNAVAILABLE', error: 'Service Unavailable', message: 'Credentials cannot be verified right now, try again later' }, `${mode}: the body`)
+    t.equal(refused.retryAfter, '1', `${mode}: Retry-After, in whole seconds`)
+    t.equal(refused.challenge, undefined, `${mode}: no challenge: the token was not refused`)
     t.ok(refused.elapsed < 1200, `${mode}: answered in ${refused.elapsed} ms (timeout 300 ms)`)
-    t.match(remote.warnings, [/the JSON Web Key Set could not be fetched/], `${mode}: a warning is logged`)
+    t.match(remote.warnings, [/the JSON Web Key Set cannot be fetched, and none was fetched before/], `${mode}: the outage is logged`)
+    t.equal(server.hits, 1, `${mode}: one fetch`)
     server.mode = 'ok'
+    await sleep(250)
     t.equal((await me(remote, token)).status, 200, `${mode}: recovers once the endpoint answers`)
+    t.match(remote.warnings.at(-1), /the JSON Web Key Set can be fetched again/, `${mode}: and says so`)
   }
+})
+
+t.test('a failing key server is fetched once for all waiting requests, then with backoff, not once per request', async (t) => {
+  const server = await jwksServer(t, [RSA_JWK])
+  server.mode = 'error'
+  const remote = await api({ url: server.url, retryDelay: 0.2, maxRetryDelay: 0.4 })
+  t.teardown(() => remote.app.close())
+  const token = await idpToken({ alg: 'RS256', kid: 'idp-1' }, rsa.privateKeyObject)
+  const inject = () => remote.app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })
+  const first = await Promise.all(Array.from({ length: 50 }, inject))
+  t.same(new Set(first.map((response) => response.statusCode)), new Set([503]))
+  t.equal(server.hits, 1, '50 requests at once share one fetch')
+  const started = Date.now()
+  let requests = 0
+  while (Date.now() - started < 1500) {
+    await inject()
+    requests++
+  }
+  // Waits of 0.1-0.2, 0.2-0.4 (equal jitter), then at most 0.4 s: about 5 fetches in 1.5 s.
+  t.ok(server.hits >= 3 && server.hits <= 9, `${requests} requests in 1.5 s fetched ${server.hits - 1} more times`)
+  const errors = remote.warnings.filter((line) => /cannot be fetched/.test(line))
+  t.equal(errors.length, 1, `one log line for the outage (within 10 s), not one per request (${requests + 50} requests)`)
+})
+
+t.test('stale-if-error: the last set serves past cacheMaxAge while the key server fails, within staleIfError, then 503', async (t) => {
+  const server = await jwksServer(t, [RSA_JWK])
+  const remote = await api({ url: server.url, cacheMaxAge: 0.3, staleIfError: 0.6, retryDelay: 0.1, maxRetryDelay: 0.1 })
+  t.teardown(() => remote.app.close())
+  const token = await idpToken({ alg: 'RS256', kid: 'idp-1' }, rsa.privateKeyObject)
+  const fresh = await idpToken({ alg: 'RS256', kid: 'idp-1' }, rsa.privateKeyObject, { jti: 'another' })
+  t.equal((await me(remote, token)).status, 200)
+  server.mode = 'down'
+  await sleep(400)
+  t.equal((await me(remote, token)).status, 200, 'past cacheMaxAge, the refetch fails: the stale set serves')
+  t.equal((await me(remote, fresh)).status, 200, 'a token never seen before verifies with the stale set too')
+  t.ok(server.hits >= 2, 'a refetch was tried')
+  await sleep(600)
+  const late = await me(remote, token)
+  t.equal(late.status, 503, 'past cacheMaxAge + staleIfError: 503')
+  t.equal(late.retryAfter, '1')
+  server.mode = 'ok'
+  await sleep(150)
+  t.equal((await me(remote, token)).status, 200, 'and back once the key server is')
+
+  const strict = await api({ url: server.url, cacheMaxAge: 0.3, staleIfError: 0, retryDelay: 0.1 })
+  t.teardown(() => strict.app.close())
+  t.equal((await me(strict, token)).status, 200)
+  server.mode = 'error'
+  await sleep(400)
+  t.equal((await me(strict, token)).status, 503, 'staleIfError 0: no stale keys')
+})
+
+t.test('an unknown kid: 401 while the key server answers, 503 while it fails', async (t) => {
+  const server = await jwksServer(t, [RSA_JWK])
+  const remote = await api({ url: server.url, retryDelay: 0.1 })
+  t.teardown(() => remote.app.close())
+  t.equal((await me(remote, await idpToken({ alg: 'RS256', kid: 'idp-1' }, rsa.privateKeyObject))).status, 200)
+  const unknown = await idpToken({ alg: 'ES256', kid: 'idp-2' }, ec.privateKeyObject)
+  const within = await me(remote, unknown)
+  t.equal(within.status, 401, 'within the cooldown of a good fetch: the kid is unknown')
+  t.same(within.failure, { error: 'invalid_token', reason: 'key_unknown' })
+  await sleep(150)
+  t.equal((await me(remote, unknown)).status, 401, 'after the cooldown, the refetch answers without it: unknown')
+  server.mode = 'down'
+  await sleep(150)
+  const during = await me(remote, unknown)
+  t.equal(during.status, 503, 'the refetch fails: whether the key exists cannot be known')
+  t.equal((await me(remote, unknown)).status, 503, 'and while the backoff lasts, without a fetch')
+  server.keys = [RSA_JWK, EC_JWK]
+  server.mode = 'ok'
+  await sleep(250)
+  t.equal((await me(remote, unknown)).status, 200, 'the provider published it')
+})
+
+t.test('a refetch that drops a key refuses its tokens at once, cached verifications included; an unchanged set keeps them', async (t) => {
+  const server = await jwksServer(t, [RSA_JWK, EC_JWK])
+  const remote = await api({ url: server.url, cooldown: 0.05 })
+  t.teardown(() => remote.app.close())
+  const dropped = await idpToken({ alg: 'RS256', kid: 'idp-1' }, rsa.privateKeyObject)
+  t.equal((await me(remote, dropped)).status, 200)
+  t.equal((await me(remote, dropped)).status, 200, 'now in the verified-token cache')
+  // An unknown kid after the cooldown makes the set be fetched again: unchanged, it voids nothing.
+  await sleep(100)
+  t.equal((await me(remote, await idpToken({ alg: 'ES256', kid: 'idp-3' }, ec.privateKeyObject))).status, 401)
+  t.equal(server.hits, 2)
+  t.equal((await me(remote, dropped)).status, 200, 'an unchanged set keeps the cache')
+  // The provider retires idp-1 and publishes idp-3; a token of idp-3 makes the set be fetched again.
+  server.keys = [EC_JWK, { ...EC_JWK, kid: 'idp-3' }]
+  await sleep(100)
+  t.equal((await me(remote, await idpToken({ alg: 'ES256', kid: 'idp-3' }, ec.privateKeyObject))).status, 200)
+  t.equal(server.hits, 3)
+  const refused = await me(remote, dropped)
+  t.equal(refused.status, 401, 'the token of the dropped key is refused although its verification was cached')
+  t.same(refused.failure, { error: 'invalid_token', reason: 'key_unknown' })
+})
+
+t.test('prefetch: true fetches at registration and app.ready() fails clearly without the keys; background does not wait', async (t) => {
+  const server = await jwksServer(t, [RSA_JWK])
+  const ready = await api({ url: server.url, prefetch: true })
+  t.teardown(() => ready.app.close())
+  t.equal(server.hits, 1, 'fetched before any request')
+  t.equal((await me(ready, await idpToken({ alg: 'RS256', kid: 'idp-1' }, rsa.privateKeyObject))).status, 200)
+  t.equal(server.hits, 1)
+  server.mode = 'error'
+  const app = Fastify()
+  app.register(jwtSecurity, { jwks: { url: server.url, prefetch: true, timeout: 0.3 }, audience: 'api' })
+  await t.rejects(app.ready(), {
+    code: 'FST_JWT_SECURITY_JWKS_PREFETCH_FAILED',
+    message: `The JSON Web Key Set at ${server.url} could not be fetched at start-up (jwks.prefetch: true); use prefetch: "background" to start without it`
+  })
+  const background = await api({ url: server.url, prefetch: 'background', retryDelay: 0.1 })
+  t.teardown(() => background.app.close())
+  await sleep(50)
+  t.equal(server.hits, 3, 'background: fetched at registration, failing, and the app started')
+  server.mode = 'ok'
+  await sleep(150)
+  t.equal((await me(background, await idpToken({ alg: 'RS256', kid: 'idp-1' }, rsa.privateKeyObject))).status, 200)
 })
 
 t.test('nothing is fetched but the configured URL: jku, x5u and embedded jwk are ignored', async (t) => {
@@ -168,6 +288,8 @@ t.test('an RSA key shorter than 2048 bits in the set is not used (F3)', async (t
   t.equal(refused.status, 401)
   t.same(refused.failure, { error: 'invalid_token', reason: 'key_unusable' })
   t.match(remote.warnings, [/a verification key cannot be used/])
+  await me(remote, token)
+  t.equal(remote.warnings.length, 1, 'said once, not per request')
 })
 
 t.test('app.jwks() published by one app verifies its tokens in another', async (t) => {
@@ -193,6 +315,10 @@ t.test('jwks options are validated at register', async (t) => {
     [{ jwks: { url: 'https://idp.example/jwks.json', timeout: -1 } }, /"jwks.timeout"/],
     [{ jwks: { url: 'https://idp.example/jwks.json', cooldown: '1 minute' } }, /"jwks.cooldown"/],
     [{ jwks: { url: 'https://idp.example/jwks.json', cacheMaxAge: NaN } }, /"jwks.cacheMaxAge"/],
+    [{ jwks: { url: 'https://idp.example/jwks.json', staleIfError: '1 hour' } }, /"jwks.staleIfError"/],
+    [{ jwks: { url: 'https://idp.example/jwks.json', retryDelay: -1 } }, /"jwks.retryDelay"/],
+    [{ jwks: { url: 'https://idp.example/jwks.json', maxRetryDelay: 'x' } }, /"jwks.maxRetryDelay"/],
+    [{ jwks: { url: 'https://idp.example/jwks.json', prefetch: 'yes' as unknown as true } }, /"jwks.prefetch": expected true, false or 'background'/],
     [{ jwks: { url: 'https://idp.example/jwks.json', issuer: '' } }, /"jwks.issuer"/],
     [{ jwks: { url: 'https://idp.example/jwks.json', issuer: 'a' }, issuer: 'b' }, /"jwks.issuer": differs from the issuer option/],
     [{ jwks: { url: 'https://idp.example/jwks.json', jku: 'x' } as JwksOptions }, /"jwks.jku": unknown option/],

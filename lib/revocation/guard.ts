@@ -1,6 +1,7 @@
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import type { JwtClaims } from '../claims.js'
 import { InvalidClaimsError, InvalidOptionError, RevocationFailedError, RevocationUnavailableError } from '../errors.js'
+import { OutageLog } from '../outage-log.js'
 import { isPromiseLike } from '../promise-like.js'
 import { toUserid } from '../userid.js'
 import type { RevocationQuery, RevocationStore } from './store.js'
@@ -15,14 +16,15 @@ export interface RevocationSettings {
   readonly maxLifetime: number | null
 }
 
-const LOG_INTERVAL = 10_000
+// A store that failed is usually back within seconds (a restart, a failover).
+const RETRY_AFTER: Readonly<Record<string, string>> = Object.freeze({ 'retry-after': '5' })
 
 /** Checks every verified token against the store, and writes revocations; fails closed unless the store says otherwise. */
 export class RevocationGuard {
   readonly #store: RevocationStore
   readonly #settings: RevocationSettings
   #sessionMaxAge: number | null = null
-  #lastLogged = 0
+  readonly #outage = new OutageLog()
 
   constructor (store: RevocationStore, settings: RevocationSettings) {
     this.#store = store
@@ -31,8 +33,8 @@ export class RevocationGuard {
 
   /**
    * Whether the verified token was revoked; synchronous when the store is. When the store cannot
-   * answer: a 503 error (fail closed), or false when the store is set to fail open; a log line
-   * either way, at most every 10 seconds so that an outage cannot flood the logs.
+   * answer: a 503 error with Retry-After (fail closed), or false when the store is set to fail open;
+   * the outage is logged at most every 10 seconds with a count, and once more when it ends.
    */
   isRevoked (request: FastifyRequest, claims: JwtClaims): boolean | Promise<boolean> {
     let answer: boolean | Promise<boolean>
@@ -42,15 +44,24 @@ export class RevocationGuard {
     } catch (error) {
       return this.#unreadable(request, error)
     }
-    if (!isPromiseLike(answer)) return answer === true
-    return Promise.resolve(answer).then((revoked) => revoked === true, (error: unknown) => this.#unreadable(request, error))
+    if (!isPromiseLike(answer)) return this.#answered(request, answer)
+    return Promise.resolve(answer).then((revoked) => this.#answered(request, revoked), (error: unknown) => this.#unreadable(request, error))
+  }
+
+  #answered (request: FastifyRequest, revoked: unknown): boolean {
+    if (this.#outage.active) this.#outage.recovered(request.log, 'the revocation store answers again')
+    return revoked === true
   }
 
   #unreadable (request: FastifyRequest, error: unknown): false {
     const failOpen = this.#store.failOpen === true
-    this.#logOutage(request.log, error, failOpen)
+    this.#outage.failed(request.log, error, failOpen
+      ? 'the revocation store cannot be read: tokens are accepted without the revocation check (failOpen)'
+      : 'the revocation store cannot be read: requests with tokens are refused (503)')
     if (failOpen) return false
-    throw new RevocationUnavailableError({ cause: error })
+    const unavailable = new RevocationUnavailableError({ cause: error })
+    ;(unavailable as { headers?: Record<string, string> }).headers = RETRY_AFTER
+    throw unavailable
   }
 
   /**
@@ -77,8 +88,8 @@ export class RevocationGuard {
   // A session's tokens all expire by auth_time + maxSessionAge; without those, as long as any token.
   #sessionRemaining (authTime: unknown, tokenTtl: number | null): number | null {
     const maxAge = this.#sessionMaxAge
-    if (maxAge === null || typeof authTime !== 'number') return this.#settings.maxLifetime === null ? null : this.#settings.maxLifetime + this.#settings.leeway
-    return Math.max(authTime + maxAge + this.#settings.leeway - this.#settings.nowSeconds(), tokenTtl ?? 0)
+    if (maxAge === null || typeof authTime !== 'number') return this.#longestLife()
+    return Math.max(Math.ceil(authTime + maxAge + this.#settings.leeway) - this.#settings.nowSeconds(), tokenTtl ?? 0)
   }
 
   /** Revokes every token of `userid` issued before now (and in the current second). */
@@ -86,15 +97,23 @@ export class RevocationGuard {
     const sub = toUserid(userid)
     // iat has a one-second grain: tokens issued earlier in this second are revoked too.
     const notBefore = this.#settings.nowSeconds() + 1
-    const { maxLifetime, leeway } = this.#settings
-    await this.#write(() => this.#store.revokeAllFor({ sub, iss: issuer }, notBefore, maxLifetime === null ? null : maxLifetime + leeway + 1))
+    await this.#write(() => this.#store.revokeAllFor({ sub, iss: issuer }, notBefore, this.#longestLife()))
   }
 
+  // jose compares claims with whole seconds (floor(now)): a token is accepted while floor(now) <
+  // exp + leeway, and while floor(now) <= iat + maxTokenAge + leeway. With a fractional leeway or
+  // claim, that lasts until the next whole second, so times to live are rounded up to it.
   #remaining (exp: unknown, iat: unknown): number | null {
     const { nowSeconds, leeway, maxLifetime } = this.#settings
-    if (typeof exp === 'number') return exp + leeway - nowSeconds()
-    if (maxLifetime !== null && typeof iat === 'number') return iat + maxLifetime + leeway - nowSeconds()
+    if (typeof exp === 'number') return Math.ceil(exp + leeway) - nowSeconds()
+    if (maxLifetime !== null && typeof iat === 'number') return Math.floor(iat + maxLifetime + leeway) + 1 - nowSeconds()
     return null
+  }
+
+  // The longest any token issued until now (iat below now + 1) can still be accepted.
+  #longestLife (): number | null {
+    const { maxLifetime, leeway } = this.#settings
+    return maxLifetime === null ? null : Math.ceil(maxLifetime + leeway) + 1
   }
 
   async #write (write: () => void | Promise<void>): Promise<void> {
@@ -103,15 +122,6 @@ export class RevocationGuard {
     } catch (error) {
       throw new RevocationFailedError({ cause: error })
     }
-  }
-
-  #logOutage (log: FastifyBaseLogger, error: unknown, failOpen: boolean): void {
-    const now = Date.now()
-    if (now - this.#lastLogged < LOG_INTERVAL) return
-    this.#lastLogged = now
-    log.error({ err: error }, failOpen
-      ? 'the revocation store cannot be read: tokens are accepted without the revocation check (failOpen)'
-      : 'the revocation store cannot be read: requests with tokens are refused (503)')
   }
 }
 

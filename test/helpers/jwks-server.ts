@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import type { JWK } from 'jose'
 
 /** What the test JWKS endpoint answers. */
-export type JwksMode = 'ok' | 'down' | 'slow' | 'malformed' | 'not-json' | 'error'
+export type JwksMode = 'ok' | 'down' | 'slow' | 'malformed' | 'not-json' | 'error' | 'redirect' | 'huge'
 
 /** A JWKS endpoint on 127.0.0.1 whose answer a test controls, counting its hits. */
 export interface JwksServer {
@@ -38,6 +38,8 @@ export async function startJwksServer (keys: JWK[] = []): Promise<JwksServer> {
       case 'malformed': response.end('{"keys":"none"}'); return
       case 'not-json': response.end('<html>'); return
       case 'error': response.statusCode = 500; response.end('{}'); return
+      case 'redirect': response.statusCode = 302; response.setHeader('location', '/elsewhere'); response.end(); return
+      case 'huge': response.end(JSON.stringify({ keys: state.keys, padding: 'x'.repeat(1024 * 1024) })); return
       default: answer()
     }
   })

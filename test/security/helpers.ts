@@ -298,7 +298,7 @@ export function publishedJwk (signer: KeyMember, withAlg = true): JWK {
 /**
  * The remote configuration: an identity provider publishing `idp-rs` (RS256), `idp-es` (ES256)
  * and `idp-ed` (Ed25519, its JWK without `alg`) at `url`, and the plugin registered with
- * `jwks: { url, issuer, timeout: 0.3, cooldown: 0.1 }` and the strict claim options.
+ * `jwks: { url, issuer, timeout: 0.3, cooldown: 0.1, retryDelay: 0.1 }` and the strict claim options.
  */
 export function makeJwksConfig (url: string): KeySetConfig {
   const members = [asymmetricMember('idp-rs', 'RS256'), asymmetricMember('idp-es', 'ES256'), asymmetricMember('idp-ed', 'EdDSA')]
@@ -312,7 +312,7 @@ export function makeJwksConfig (url: string): KeySetConfig {
     kid: rs.kid,
     leeway: LEEWAY,
     maxTokenAge: MAX_TOKEN_AGE,
-    options: { jwks: { url, issuer: ISSUER, timeout: 0.3, cooldown: 0.1 }, ...STRICT_CLAIM_OPTIONS },
+    options: { jwks: { url, issuer: ISSUER, timeout: 0.3, cooldown: 0.1, retryDelay: 0.1 }, ...STRICT_CLAIM_OPTIONS },
     secretForms: members.map((signer) => serverKeys(signer.alg as Exclude<KeyKind, 'hmac'>).privateKey.split('\n')[1] as string),
     members,
     algorithms: ASYMMETRIC_ALGORITHMS
