@@ -68,6 +68,12 @@ export interface JwtCookiePolicyOptions {
   path?: string
   /** Domains to set the cookie for, one Set-Cookie each. Default: none (host-only). */
   domains?: string[]
+  /**
+   * Set the cookie with `Domain=<the request's host name>`, as pyramid_jwt does, so that it replaces
+   * pyramid_jwt's cookie of the same name instead of sitting beside it. Default `false`. Cannot be
+   * combined with `domains` or a `__Host-` name.
+   */
+  hostDomain?: boolean
   /** The Secure attribute: `true` (default), `false`, or `'auto'` to follow the connection. */
   secure?: boolean | 'auto'
   /** The SameSite attribute. Default `'lax'`. */
@@ -86,7 +92,7 @@ export interface JwtCookiePolicyOptions {
 
 /** The name of every JwtCookiePolicy option, for validation and for the docs test. */
 export const COOKIE_POLICY_OPTION_NAMES: ReadonlySet<string> = new Set([
-  'cookieName', 'path', 'domains', 'secure', 'sameSite', 'reissueTime', 'maxSessionAge', 'csrf', 'cookieFormat', 'onReissue'
+  'cookieName', 'path', 'domains', 'hostDomain', 'secure', 'sameSite', 'reissueTime', 'maxSessionAge', 'csrf', 'cookieFormat', 'onReissue'
 ])
 /** The name of every option of JwtCookiePolicy's `csrf`. */
 export const CSRF_OPTION_NAMES: ReadonlySet<string> = new Set(['header', 'cookieName', 'origins'])
@@ -108,6 +114,7 @@ const MAX_COOKIE_BYTES = 4096
 // A pyramid-format cookie that cannot be decoded still counts as a presented, malformed token.
 const UNREADABLE_TOKEN = '.'
 
+const COOKIE_DUPLICATED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'cookie_duplicated' })
 const SESSION_EXPIRED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'session_expired', claim: 'auth_time' })
 const AUTH_TIME_INVALID: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'claim_invalid', claim: 'auth_time' })
 
@@ -130,6 +137,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
   readonly maxSessionAge: number
   readonly cookieFormat: 'jwt' | 'pyramid'
   readonly #domains: ReadonlyArray<string | undefined>
+  readonly #hostDomain: boolean
   readonly #cookieOptions: Readonly<CookieSerializeOptions>
   readonly #origins: readonly string[] | null
   readonly #onReissue: ReissueHook | null
@@ -140,7 +148,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     super()
     checkKnownOptions(options, COOKIE_POLICY_OPTION_NAMES)
     const {
-      cookieName = '__Host-session', path = '/', domains = [], secure = true, sameSite = 'lax',
+      cookieName = '__Host-session', path = '/', domains = [], hostDomain = false, secure = true, sameSite = 'lax',
       reissueTime = null, maxSessionAge = '7d', csrf = {}, cookieFormat = 'jwt', onReissue
     } = options
     if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) throw new InvalidOptionError('cookieName', 'expected a cookie name')
@@ -148,10 +156,12 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     if (!Array.isArray(domains) || !domains.every((domain) => typeof domain === 'string' && DOMAIN.test(domain))) {
       throw new InvalidOptionError('domains', 'expected an array of domain names')
     }
+    if (hostDomain !== true && hostDomain !== false) throw new InvalidOptionError('hostDomain', 'expected true or false')
+    if (hostDomain && domains.length > 0) throw new InvalidOptionError('hostDomain', 'cannot be combined with domains')
     if (secure !== true && secure !== false && secure !== 'auto') throw new InvalidOptionError('secure', "expected true, false or 'auto'")
     if (sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none') throw new InvalidOptionError('sameSite', "expected 'lax', 'strict' or 'none'")
     if (sameSite === 'none' && secure !== true) throw new InvalidOptionError('sameSite', "'none' needs secure: true (browsers ignore such cookies otherwise)")
-    checkCookiePrefix('cookieName', cookieName, secure, domains, path)
+    checkCookiePrefix('cookieName', cookieName, secure, domains, path, hostDomain)
     if (secure === false && process.env.NODE_ENV === 'production') {
       throw new InvalidOptionError('secure', 'false is refused when NODE_ENV is production: session cookies must not travel in the clear')
     }
@@ -164,6 +174,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     if (this.maxSessionAge <= 0) throw new InvalidOptionError('maxSessionAge', 'must be more than 0 seconds')
     this.cookieFormat = cookieFormat
     this.#domains = domains.length === 0 ? [undefined] : Object.freeze([...domains])
+    this.#hostDomain = hostDomain
     this.#cookieOptions = Object.freeze({ path, secure, sameSite, httpOnly: true })
     this.#onReissue = onReissue ?? null
     if (csrf === false) {
@@ -177,7 +188,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
       if (typeof csrfCookieName !== 'string' || !COOKIE_NAME.test(csrfCookieName) || csrfCookieName === cookieName) {
         throw new InvalidOptionError('csrf.cookieName', 'expected a cookie name other than the session cookie')
       }
-      checkCookiePrefix('csrf.cookieName', csrfCookieName, secure, domains, path)
+      checkCookiePrefix('csrf.cookieName', csrfCookieName, secure, domains, path, hostDomain)
       this.csrfHeader = header.toLowerCase()
       this.csrfCookieName = csrfCookieName
       this.#origins = origins === undefined ? null : Object.freeze(toOrigins(origins))
@@ -212,7 +223,16 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     const cookies = request.cookies ?? request.server.parseCookie(request.headers.cookie ?? '')
     const value = cookies[this.cookieName]
     if (value === undefined || value === '') return null
-    if (!isVerbatim(request.headers.cookie as string, this.#pairPrefix, value)) return UNREADABLE_TOKEN
+    const header = request.headers.cookie as string
+    // Two cookies of one name (a sibling host's or a narrower path's, or pyramid_jwt's Domain cookie
+    // beside a host-only one): the parser keeps the first, other servers the last; neither is trusted.
+    let duplicated = hasTwoPairs(header, this.cookieName) ? this.cookieName : null
+    if (duplicated === null && this.csrfCookieName !== null && hasTwoPairs(header, this.csrfCookieName)) duplicated = this.csrfCookieName
+    if (duplicated !== null) {
+      request.log.info({ authFailure: COOKIE_DUPLICATED, cookie: duplicated }, 'a cookie of the session was sent twice: the request is not authenticated')
+      return COOKIE_DUPLICATED
+    }
+    if (!isVerbatim(header, this.#pairPrefix, value)) return UNREADABLE_TOKEN
     return this.cookieFormat === 'pyramid' ? decodePyramidCookie(value) ?? UNREADABLE_TOKEN : value
   }
 
@@ -257,7 +277,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     const state = this.#stateOf(request)
     state.settled = true
     state.csrfToken = null
-    for (const domain of this.#domains) {
+    for (const domain of this.#domainsOf(request)) {
       reply.clearCookie(this.cookieName, { ...this.#cookieOptions, domain })
       if (this.csrfCookieName !== null) reply.clearCookie(this.csrfCookieName, { ...this.#cookieOptions, httpOnly: false, domain })
     }
@@ -270,6 +290,14 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     if (state?.settled === true) return state.csrfToken
     const claim = request.jwtClaims?.csrf
     return typeof claim === 'string' ? claim : null
+  }
+
+  // pyramid_jwt's Domain is the request's host; a host name a cookie cannot carry (an IPv6
+  // literal) falls back to a host-only cookie.
+  #domainsOf (request: FastifyRequest): ReadonlyArray<string | undefined> {
+    if (!this.#hostDomain) return this.#domains
+    const host = request.hostname
+    return [DOMAIN.test(host) ? host : undefined]
   }
 
   #peek (request: FastifyRequest): SessionState | null {
@@ -323,11 +351,12 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     // followed by new properties gives the result a hidden class of its own, which the cookie
     // serializer's reads then miss.
     const defaults = this.#cookieOptions
-    for (const domain of this.#domains) {
+    const domains = this.#domainsOf(reply.request)
+    for (const domain of domains) {
       const size = Buffer.byteLength(reply.server.serializeCookie(this.cookieName, value, { ...defaults, maxAge, expires, secure: true, domain }))
       if (size > MAX_COOKIE_BYTES) throw new CookieTooLargeError(size)
     }
-    for (const domain of this.#domains) {
+    for (const domain of domains) {
       reply.setCookie(this.cookieName, value, { ...defaults, maxAge, expires, domain })
       if (csrfToken !== null) reply.setCookie(this.csrfCookieName as string, csrfToken, { ...defaults, maxAge, expires, httpOnly: false, domain })
     }
@@ -378,10 +407,24 @@ function isVerbatim (header: string, prefix: string, value: string): boolean {
   return false
 }
 
+// Whether `name` names two pairs of the header, as the cookie parser reads names: between a ';' (or
+// the start) and a '=', with spaces and tabs around them ignored.
+function hasTwoPairs (header: string, name: string): boolean {
+  let found = 0
+  for (let index = header.indexOf(name); index !== -1; index = header.indexOf(name, index + name.length)) {
+    let before = index - 1
+    while (before >= 0 && (header[before] === ' ' || header[before] === '\t')) before--
+    let after = index + name.length
+    while (header[after] === ' ' || header[after] === '\t') after++
+    if ((before === -1 || header[before] === ';') && header[after] === '=' && ++found === 2) return true
+  }
+  return false
+}
+
 // Browsers drop __Host- and __Secure- cookies whose attributes break the prefix's rules (RFC 6265bis).
-function checkCookiePrefix (option: string, name: string, secure: unknown, domains: readonly string[], path: string): void {
-  if (name.startsWith('__Host-') && (secure !== true || domains.length > 0 || path !== '/')) {
-    throw new InvalidOptionError(option, '__Host- cookies need secure: true, no domains and path "/"')
+function checkCookiePrefix (option: string, name: string, secure: unknown, domains: readonly string[], path: string, hostDomain: boolean): void {
+  if (name.startsWith('__Host-') && (secure !== true || domains.length > 0 || hostDomain || path !== '/')) {
+    throw new InvalidOptionError(option, '__Host- cookies need secure: true, no domains, no hostDomain and path "/"')
   }
   if (name.startsWith('__Secure-') && secure !== true) throw new InvalidOptionError(option, '__Secure- cookies need secure: true')
 }

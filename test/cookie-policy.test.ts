@@ -2,7 +2,8 @@ import fastifyCookie from '@fastify/cookie'
 import Fastify from 'fastify'
 import t from 'tap'
 import { decodeJwt } from 'jose'
-import jwtSecurity, { JwtCookiePolicy, decodePyramidCookie, encodePyramidCookie } from '../lib/index.js'
+import { request } from 'node:http'
+import jwtSecurity, { JwtCookiePolicy, decodePyramidCookie, encodePyramidCookie, type JwtCookiePolicyOptions } from '../lib/index.js'
 import { SECRET } from './helpers/app.js'
 import { buildCookieApp, cookieValue, login, setCookies, START } from './helpers/cookie-app.js'
 import { caught, rejected } from './helpers/errors.js'
@@ -405,6 +406,77 @@ t.test('the session cookie must arrive verbatim: no trimmed spaces, no percent-e
     const response = await view(cookie)
     t.equal(response.statusCode, 401, cookie.replace(session, '<token>'))
     t.equal(response.headers['www-authenticate'], INVALID_TOKEN)
+  }
+})
+
+t.test('a session or CSRF cookie sent twice authenticates neither: 401 invalid_token, anonymous with the reason, no reissue (cookie tossing)', async (t) => {
+  const { app, clock } = await buildCookieApp({ reissueTime: '15m' })
+  const attacker = await login(app, { userid: 'mallory' })
+  const victim = await login(app)
+  clock.now += 16 * 60_000
+  const cases: Array<[string, string]> = [
+    ['two session cookies', `${COOKIE}=${attacker.session}; ${COOKIE}=${victim.session}`],
+    ['the same value twice', `${COOKIE}=${victim.session}; ${COOKIE}=${victim.session}`],
+    ['a second one after other cookies, with spaces before its "="', `${COOKIE}=${victim.session}; a=1;\t${COOKIE} =${attacker.session}`],
+    ['a second CSRF cookie', `${COOKIE}=${victim.session}; ${COOKIE}-csrf=${victim.csrf}; ${COOKIE}-csrf=${attacker.csrf}`]
+  ]
+  for (const [name, cookie] of cases) {
+    const view = await app.inject({ url: '/view', headers: { cookie } })
+    t.equal(view.statusCode, 401, name)
+    t.equal(view.headers['www-authenticate'], INVALID_TOKEN, `${name}: the challenge`)
+    t.equal(view.headers['set-cookie'], undefined, `${name}: no reissue`)
+    const open = await app.inject({ url: '/public', headers: { cookie } })
+    t.same(open.json(), { userid: null, failure: { error: 'invalid_token', reason: 'cookie_duplicated' } }, `${name}: anonymous on an open route`)
+    t.equal(open.headers['set-cookie'], undefined, `${name}: no reissue on an open route`)
+  }
+  // One Cookie header per cookie, as HTTP/2 clients send them: Node joins them with "; ".
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as { port: number }
+  const status = await new Promise<number | undefined>((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/view', headers: { cookie: [`${COOKIE}=${attacker.session}`, `${COOKIE}=${victim.session}`] } }, (response) => {
+      response.resume()
+      resolve(response.statusCode)
+    }).on('error', reject).end()
+  })
+  t.equal(status, 401, 'two Cookie headers')
+  t.equal((await app.inject({ url: '/view', headers: { cookie: `${COOKIE}=${victim.session}; x${COOKIE}=1; ${COOKIE}-csrfx=2` } })).statusCode, 200,
+    'names that only contain the cookie\'s name are other cookies')
+})
+
+t.test('a cookie sent twice is logged at info with its name and reason, never its value', async (t) => {
+  const lines: string[] = []
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => { lines.push(line) } } } })
+  await app.register(jwtSecurity, { secret: SECRET, expiresIn: '2h', policy: new JwtCookiePolicy() })
+  app.get('/public', async (request) => request.authFailure)
+  const token = await app.createJwtToken('alice')
+  const response = await app.inject({ url: '/public', headers: { cookie: `${COOKIE}=${token}; ${COOKIE}=${token}x` } })
+  t.same(response.json(), { error: 'invalid_token', reason: 'cookie_duplicated' })
+  const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.cookie !== undefined)
+  t.equal(logged.length, 1)
+  t.match(logged[0], { level: 30, cookie: COOKIE, authFailure: { reason: 'cookie_duplicated' } })
+  t.notOk(lines.some((line) => line.includes(token.split('.')[2] as string)), 'no token in any line')
+})
+
+t.test('hostDomain sets and clears the cookies with Domain=<the request host>, as pyramid_jwt does', async (t) => {
+  const { app } = await buildCookieApp({ cookieName: 'session', hostDomain: true })
+  const response = await app.inject({ method: 'POST', url: '/session', headers: { host: 'app.example.org:8443' } })
+  const cookies = setCookies(response)
+  t.match(cookies[0], /^session=[^;]+; Max-Age=7200; Domain=app\.example\.org; Path=\/; /)
+  t.match(cookies[1], /^session-csrf=[^;]+; Max-Age=7200; Domain=app\.example\.org; Path=\/; /)
+  const out = await app.inject({ method: 'DELETE', url: '/session', headers: { host: 'app.example.org' } })
+  t.same(setCookies(out), [
+    'session=; Max-Age=0; Domain=app.example.org; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax',
+    'session-csrf=; Max-Age=0; Domain=app.example.org; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; SameSite=Lax'
+  ])
+  const literal = setCookies(await app.inject({ method: 'POST', url: '/session', headers: { host: '[::1]:3000' } }))
+  t.notMatch(literal[0], /Domain=/, 'a host a cookie cannot name: host-only')
+  for (const [options, message] of [
+    [{ cookieName: 'session', hostDomain: 'yes' }, /"hostDomain": expected true or false/],
+    [{ cookieName: 'session', hostDomain: true, domains: ['example.org'] }, /"hostDomain": cannot be combined with domains/],
+    [{ hostDomain: true }, /"cookieName": __Host- cookies need secure: true, no domains, no hostDomain/]
+  ] as Array<[object, RegExp]>) {
+    t.match(caught(() => new JwtCookiePolicy(options as JwtCookiePolicyOptions)), { code: 'FST_JWT_SECURITY_INVALID_OPTION', message })
   }
 })
 

@@ -477,7 +477,7 @@ t.test('E6 secure: auto follows the connection; behind a TLS proxy only with tru
 
 t.test('E6 CFG: cookie options browsers would ignore, or that send the session in the clear', async (t) => {
   await eachConfig(t, async (t, config) => {
-    const prefix = /"cookieName": __Host- cookies need secure: true, no domains and path "\/"/
+    const prefix = /"cookieName": __Host- cookies need secure: true, no domains, no hostDomain and path "\/"/
     const cases: Array<[string, object, RegExp]> = [
       ['sameSite none without secure', { cookieName: 'session', sameSite: 'none', secure: false }, /"sameSite": 'none' needs secure: true/],
       ['sameSite none with secure auto', { cookieName: 'session', sameSite: 'none', secure: 'auto' }, /"sameSite": 'none' needs secure: true/],
