@@ -130,6 +130,29 @@ t.test('an expired token gets its own description and code', async (t) => {
   t.same(expired.json(), { statusCode: 401, code: 'FST_JWT_SECURITY_TOKEN_EXPIRED', error: 'Unauthorized', message: 'The access token expired' })
 })
 
+t.test('defaultPermission is not added to a route that declares its permission with app.permits()', async (t) => {
+  const asked: string[] = []
+  // rita may see reports, and nothing else: she lacks the default permission.
+  const policy: SecurityPolicy<string> = {
+    identity: (request) => (request.headers['x-user'] as string | undefined) ?? null,
+    permits: (request, context, permission) => {
+      asked.push(`${request.url} ${permission}`)
+      return request.headers['x-user'] === 'rita' && permission === 'reports'
+    },
+    remember: () => {},
+    forget: () => {}
+  }
+  const app = Fastify()
+  await app.register(jwtSecurity, { secret: SECRET, policy, defaultPermission: 'view' })
+  app.get('/pre-handler', { preHandler: app.permits('reports') }, async () => 'ran')
+  app.get('/on-request', { onRequest: [async () => {}, app.permits('reports')] }, async () => 'ran')
+  app.get('/implicit', async () => 'ran')
+  const rita = { 'x-user': 'rita' }
+  for (const url of ['/pre-handler', '/on-request']) t.equal((await app.inject({ url, headers: rita })).statusCode, 200, `${url}: the route's own permission suffices`)
+  t.equal((await app.inject({ url: '/implicit', headers: rita })).statusCode, 403, 'a route without one requires the default, which rita lacks')
+  t.same(asked, ['/pre-handler reports', '/on-request reports', '/implicit view'], 'the default permission was never asked on the routes with app.permits()')
+})
+
 t.test('permission names must be strings', async (t) => {
   const app = Fastify()
   await app.register(jwtSecurity, { secret: SECRET })

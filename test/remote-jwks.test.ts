@@ -208,7 +208,7 @@ t.test('prefetch: true fetches at registration and app.ready() fails clearly wit
   server.mode = 'error'
   const app = Fastify()
   app.register(jwtSecurity, { jwks: { url: server.url, prefetch: true, timeout: 0.3 }, audience: 'api' })
-  await t.rejects(app.ready(), {
+  await t.rejects(async () => { await app.ready() }, {
     code: 'FST_JWT_SECURITY_JWKS_PREFETCH_FAILED',
     message: `The JSON Web Key Set at ${server.url} could not be fetched at start-up (jwks.prefetch: true); use prefetch: "background" to start without it`
   })

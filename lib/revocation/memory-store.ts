@@ -75,10 +75,11 @@ export class MemoryRevocationStore implements RevocationStore {
     this.#set(sessionKey(session), 0, ttlSeconds)
   }
 
+  /** Keeps the later notBefore and the later expiry: a call with an earlier one (a clock behind) moves neither back. */
   revokeAllFor (subject: RevokedSubject, notBefore: number, ttlSeconds: number | null): void {
     const key = subjectKey(subject)
     const previous = this.#live(key)
-    this.#set(key, Math.max(notBefore, previous?.notBefore ?? 0), ttlSeconds)
+    this.#set(key, Math.max(notBefore, previous?.notBefore ?? 0), ttlSeconds, previous?.expiresAt)
   }
 
   #live (key: string): Entry | undefined {
@@ -88,11 +89,11 @@ export class MemoryRevocationStore implements RevocationStore {
     return undefined
   }
 
-  #set (key: string, notBefore: number, ttlSeconds: number | null): void {
+  #set (key: string, notBefore: number, ttlSeconds: number | null, keepUntil = 0): void {
     if (!this.#entries.has(key) && this.#entries.size >= this.#maxEntries) this.#sweep()
     if (!this.#entries.has(key) && this.#entries.size >= this.#maxEntries) throw new RevocationStoreFullError(this.#maxEntries)
     const expiresAt = ttlSeconds === null ? Infinity : this.#now() + ttlSeconds * 1000
-    this.#entries.set(key, Object.freeze({ notBefore, expiresAt }))
+    this.#entries.set(key, Object.freeze({ notBefore, expiresAt: Math.max(expiresAt, keepUntil) }))
   }
 
   #sweep (): void {

@@ -22,6 +22,8 @@ export interface RedisClientLike {
   set (key: string, value: string): Promise<unknown>
   set (key: string, value: string, secondsToken: 'EX', seconds: number): Promise<unknown>
   eval (script: string, numberOfKeys: number, ...args: Array<string | number>): Promise<unknown>
+  /** Used once at start-up to read `appendonly` and `save`, and warn when Redis keeps nothing across a restart; optional. */
+  config? (subcommand: 'GET', parameter: string): Promise<unknown>
 }
 
 /**
@@ -50,10 +52,13 @@ export interface RedisRevocationStoreOptions {
 }
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(['url', 'client', 'prefix', 'timeout', 'failOpen'])
-// Keeps the later of two "not before" times: instances whose clocks differ never move it back.
+// Keeps the later of two "not before" times, and the later expiry: instances whose clocks (or
+// settings) differ never move either back. PTTL is -1 for a key without expiry, -2 for none.
 const REVOKE_ALL = `local current = tonumber(redis.call('GET', KEYS[1]))
 if current == nil or current < tonumber(ARGV[1]) then current = tonumber(ARGV[1]) end
-if ARGV[2] == '' then redis.call('SET', KEYS[1], current) else redis.call('SET', KEYS[1], current, 'EX', ARGV[2]) end
+local left = redis.call('PTTL', KEYS[1])
+if ARGV[2] == '' or left == -1 then redis.call('SET', KEYS[1], current)
+else redis.call('SET', KEYS[1], current, 'PX', math.max(left, tonumber(ARGV[2]) * 1000)) end
 return current`
 const RECONNECT_MAX_DELAY = 2000
 const LOG_INTERVAL = 10_000
@@ -62,13 +67,16 @@ interface OwnedClient extends RedisClientLike {
   connect (): Promise<void>
   disconnect (): void
   on (event: 'error' | 'ready', listener: (error: Error) => void): unknown
+  once (event: 'ready', listener: () => void): unknown
 }
 
 /**
  * Revocations in Redis, shared by every instance of the app. Keys expire with the tokens they
  * revoke (`SET … EX`), so Redis never grows without bound. Commands never wait for a lost
  * connection: they fail at once (no offline queue) or after `timeout`, and the plugin then
- * refuses authenticated requests with a 503 until Redis is back, unless `failOpen` is set.
+ * refuses authenticated requests with a 503 until Redis is back, unless `failOpen` is set. Redis
+ * must keep its data across a restart (AOF or RDB), or a restart makes every revoked token valid
+ * again: the store warns at start-up when it can see that neither is on (docs/revocation.md).
  * @example
  * await app.register(jwtSecurity, { secret, revocation: new RedisRevocationStore({ url: process.env.REDIS_URL }) })
  */
@@ -78,6 +86,7 @@ export class RedisRevocationStore implements RevocationStore {
   readonly #url: string | null
   readonly #timeout: number
   #client: RedisClientLike | null
+  #initialised = false
 
   constructor (options: RedisRevocationStoreOptions) {
     checkKnownOptions(options, OPTION_NAMES)
@@ -100,9 +109,19 @@ export class RedisRevocationStore implements RevocationStore {
     this.failOpen = failOpen
   }
 
-  /** Connects the store's own client (the plugin calls this at register). A Redis that is down does not stop the app: it keeps reconnecting. */
+  /**
+   * Connects the store's own client (the plugin calls this at register). A Redis that is down does
+   * not stop the app: it keeps reconnecting. Then reads Redis's persistence settings, once, and
+   * warns when a restart of Redis would forget every revocation.
+   */
   async init (log: FastifyBaseLogger): Promise<void> {
-    if (this.#url === null || this.#client !== null) return
+    if (this.#initialised) return
+    this.#initialised = true
+    if (this.#url === null) {
+      // A client of the app's may wait for a connection as long as it was told to: start-up does not.
+      checkPersistence(this.#client as RedisClientLike, log)
+      return
+    }
     let Redis: typeof import('ioredis').Redis
     try {
       ({ Redis } = await import('ioredis'))
@@ -131,7 +150,9 @@ export class RedisRevocationStore implements RevocationStore {
       lastLogged = 0
     })
     this.#client = client
-    await client.connect().catch(() => {})
+    const connected = await client.connect().then(() => true, () => false)
+    if (connected) await checkPersistence(client, log)
+    else client.once('ready', () => { checkPersistence(client, log) })
   }
 
   async isRevoked (query: RevocationQuery): Promise<boolean> {
@@ -172,6 +193,35 @@ export class RedisRevocationStore implements RevocationStore {
     if (this.#client === null) throw new Error('the Redis revocation store is not initialised: register it with the plugin')
     return this.#client
   }
+}
+
+/**
+ * Warns when Redis keeps revocations only in memory (neither AOF nor RDB snapshots): a restart then
+ * makes every revoked token valid again. Managed Redis often refuses CONFIG: nothing is known, and
+ * nothing but a debug line is said. Never rejects: callers need not wait for it.
+ */
+async function checkPersistence (client: RedisClientLike, log: FastifyBaseLogger): Promise<void> {
+  if (typeof client.config !== 'function') return
+  let appendonly: unknown
+  let save: unknown
+  try {
+    const [aofReply, saveReply] = await Promise.all([client.config('GET', 'appendonly'), client.config('GET', 'save')])
+    appendonly = configValue(aofReply, 'appendonly')
+    save = configValue(saveReply, 'save')
+  } catch (error) {
+    log.debug({ err: error }, 'the Redis revocation store could not read Redis\'s persistence settings (CONFIG GET)')
+    return
+  }
+  if (appendonly === 'no' && save === '') {
+    log.warn({ redis: { appendonly, save } }, 'Redis has neither AOF (appendonly) nor RDB snapshots (save) on: a restart of Redis forgets every revocation, and revoked tokens are accepted again until they expire; see docs/revocation.md#persistence')
+  }
+}
+
+// CONFIG GET answers [name, value] (RESP2, and ioredis's default mapping of RESP3) or { name: value }.
+function configValue (reply: unknown, name: string): unknown {
+  if (!Array.isArray(reply)) return (reply as Record<string, unknown> | null)?.[name]
+  const at = reply.indexOf(name)
+  return at === -1 ? undefined : reply[at + 1]
 }
 
 function isAfter (notBefore: string | null | undefined, iat: number): boolean {

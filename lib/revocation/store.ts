@@ -108,7 +108,11 @@ export interface RevocationStore {
   revokeToken (token: RevokedToken, ttlSeconds: number | null): void | Promise<void>
   /** Revokes every token of a cookie session (all its reissues), for `ttlSeconds` (null: forever). */
   revokeSession (session: RevokedSession, ttlSeconds: number | null): void | Promise<void>
-  /** Revokes every token of a subject issued before `notBefore` (seconds since the epoch), for `ttlSeconds` (null: forever). */
+  /**
+   * Revokes every token of a subject issued before `notBefore` (seconds since the epoch), for
+   * `ttlSeconds` (null: forever). A second call keeps the later `notBefore` and the later expiry:
+   * an instance whose clock is behind must not make revoked tokens valid again.
+   */
   revokeAllFor (subject: RevokedSubject, notBefore: number, ttlSeconds: number | null): void | Promise<void>
   /** Called once when the plugin is registered, with the app's logger (to connect, for example). */
   init? (log: FastifyBaseLogger): void | Promise<void>

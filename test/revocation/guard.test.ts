@@ -129,9 +129,38 @@ t.test('an expired token needs no entry; entries live as long as the token', asy
   await app.revokeAllFor('alice')
   t.same(calls, [
     ['token', { jti: claims.jti, iss: 'https://auth.example' }, 600 + 5 - 100],
-    ['token', { jti: 'no-exp', iss: undefined }, 7200 + 5 - 100],
+    ['token', { jti: 'no-exp', iss: undefined }, 7200 + 5 + 1 - 100],
     ['subject', { sub: 'alice', iss: 'https://auth.example' }, START / 1000 + 100 + 1, 7200 + 5 + 1]
-  ], 'time to live = exp (or iat + maxTokenAge) + leeway - now; the expired token wrote nothing')
+  ], 'time to live = exp + leeway - now (iat + maxTokenAge + leeway + 1 - now: jose accepts age = maxTokenAge); the expired token wrote nothing')
+})
+
+t.test('an entry outlives the last second in which the token is accepted: fractional exp, leeway and iat round up', async (t) => {
+  const S = START / 1000
+  const b64u = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  // A token from another issuer that shares the key: its numeric dates need not be whole seconds.
+  const foreign = (claims: object) => {
+    const input = `${b64u({ alg: 'HS512', typ: 'JWT' })}.${b64u({ sub: 'alice', iss: 'https://auth.example', ...claims })}`
+    return `${input}.${createHmac('sha512', SECRET).update(input).digest('base64url')}`
+  }
+  // Each case: the app, a token and how to revoke it at START + 0.2 s, and a moment when jose still
+  // accepts the token (floor(now) is what it compares) but an entry cut at the exact time would be gone.
+  const cases: Array<[string, Partial<JwtSecurityOptions>, (app: FastifyInstance) => Promise<string>, (app: FastifyInstance, token: string) => Promise<void>, number]> = [
+    ['a fractional exp (exp = now + 10.5)', {}, async () => foreign({ jti: 'fractional-exp', iat: S - 10, exp: S + 10.5 }), async (app, token) => { await app.revokeToken(decodeJwt(token)) }, 10_800],
+    ['a fractional leeway (0.5 s)', { leeway: 0.5 }, async (app) => await app.createJwtToken('alice', {}, { expiresIn: 10 }), async (app, token) => { await app.revokeToken(decodeJwt(token)) }, 10_800],
+    ['no exp: iat + maxTokenAge is accepted to its last second', { expiresIn: false, maxTokenAge: 10 }, async (app) => await app.createJwtToken('alice'), async (app, token) => { await app.revokeToken(decodeJwt(token)) }, 10_500],
+    ['revokeAllFor, a fractional iat and leeway', { leeway: 0.5, maxTokenAge: 10, expiresIn: 10 }, async () => foreign({ jti: 'fractional-iat', iat: S + 0.5, exp: S + 11.5 }), async (app) => { await app.revokeAllFor('alice') }, 11_700]
+  ]
+  for (const [name, options, create, revoke, stillAccepted] of cases) {
+    const { app, clock } = await buildApp(options)
+    t.teardown(() => app.close())
+    const token = await create(app)
+    t.equal((await me(app, token)).status, 200, `${name}: accepted`)
+    clock.now = START + 200
+    await revoke(app, token)
+    clock.now = START + stillAccepted
+    const { failure } = (await app.inject({ url: '/public', headers: bearer(token) })).json()
+    t.same(failure, { error: 'invalid_token', reason: 'token_revoked' }, `${name}: at START + ${stillAccepted} ms, valid but still revoked`)
+  }
 })
 
 t.test('with expiresIn false and no maxTokenAge, entries never expire (a token without exp never does)', async (t) => {
@@ -164,15 +193,17 @@ t.test('a token with a sid revokes its session: until auth_time + maxSessionAge 
   await withCookies.app.revokeToken({ jti: 'j', sid: 'session-1', iss: 'https://auth.example', auth_time: S - 100, exp: S + 60 })
   await withCookies.app.revokeToken({ jti: 'j', sid: 'session-2', exp: S + 60 })
   await withCookies.app.revokeToken({ jti: 'j', sid: 'session-4', auth_time: S - 100 })
+  await withCookies.app.revokeToken({ jti: 'j', sid: 'session-5', auth_time: S - 100.5 })
   const headerOnly = await buildApp({ revocation: store, maxTokenAge: '2h' })
   t.teardown(() => headerOnly.app.close())
   await headerOnly.app.revokeToken({ jti: 'j', sid: 'session-3', auth_time: S, exp: S + 60 })
   t.same(calls, [
     [{ sid: 'session-1', iss: 'https://auth.example' }, 86400 + 5 - 100],
-    [{ sid: 'session-2', iss: undefined }, 366 * 86400 + 5],
+    [{ sid: 'session-2', iss: undefined }, 366 * 86400 + 5 + 1],
     [{ sid: 'session-4', iss: undefined }, 86400 + 5 - 100],
-    [{ sid: 'session-3', iss: undefined }, 7200]
-  ])
+    [{ sid: 'session-5', iss: undefined }, 86400 + 5 - 100],
+    [{ sid: 'session-3', iss: undefined }, 7200 + 1]
+  ], 'a fractional auth_time is rounded up to the second the session ends in')
 })
 
 t.test('cookie sessions: forget clears the cookie and revokes the session token', async (t) => {

@@ -48,11 +48,30 @@ t.test('revokeAllFor revokes the tokens issued before notBefore, keeps the later
   t.equal(store.isRevoked({ sub: 'bob', iat: 1 }), false)
   store.revokeAllFor({ sub: 'alice' }, 900, 30)
   t.equal(store.isRevoked({ sub: 'alice', iat: 950 }), true, 'an earlier notBefore never moves it back')
+  t.equal(store.isRevoked({ sub: 'alice', iat: 999 }), true)
   clock.now += 30_000
   t.equal(store.isRevoked({ sub: 'alice', iat: 1 }), false)
   store.revokeAllFor({ sub: 'carol' }, 10, null)
   clock.now += 10 * 365 * 86_400_000
   t.equal(store.isRevoked({ sub: 'carol', iat: 1 }), true, 'a null time to live never expires')
+})
+
+t.test('revokeAllFor twice: a later notBefore moves the cut-off forward; the later expiry wins', async (t) => {
+  const { clock, store } = clocked()
+  store.revokeAllFor({ sub: 'alice' }, 1000, 7200)
+  store.revokeAllFor({ sub: 'alice' }, 2000, 60)
+  t.same([1500, 1999, 2000].map((iat) => store.isRevoked({ sub: 'alice', iat })), [true, true, false], 'tokens issued between the two calls are refused')
+  clock.now += 3600_000
+  t.equal(store.isRevoked({ sub: 'alice', iat: 1999 }), true, 'a shorter time to live does not shorten the entry')
+  store.revokeAllFor({ sub: 'alice' }, 1500, 7200)
+  clock.now += 7199_000
+  t.equal(store.isRevoked({ sub: 'alice', iat: 1999 }), true, 'a longer one lengthens it; the cut-off stays')
+  clock.now += 1000
+  t.equal(store.isRevoked({ sub: 'alice', iat: 1999 }), false)
+  store.revokeAllFor({ sub: 'carol' }, 10, null)
+  store.revokeAllFor({ sub: 'carol' }, 20, 60)
+  clock.now += 10 * 365 * 86_400_000
+  t.equal(store.isRevoked({ sub: 'carol', iat: 19 }), true, 'an entry without expiry keeps none')
 })
 
 t.test('bounded: expired entries make room; a store full of live entries refuses new ones', async (t) => {

@@ -32,6 +32,21 @@ async function status (app: FastifyInstance, token: string): Promise<number> {
   return (await app.inject({ url: '/me', headers: bearer(token) })).statusCode
 }
 
+// The status once the store answers again (the client reconnects by itself after a restart).
+async function statusOnceBack (app: FastifyInstance, token: string): Promise<number> {
+  let answer = 503
+  for (let attempt = 0; attempt < 60 && answer === 503; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    answer = await status(app, token)
+  }
+  return answer
+}
+
+const NOT_PERSISTENT = /^Redis has neither AOF \(appendonly\) nor RDB snapshots \(save\) on: a restart of Redis forgets every revocation/
+function persistenceWarnings (lines: string[]): Array<{ level: number, msg: string, redis: unknown }> {
+  return lines.map((line) => JSON.parse(line)).filter((line) => NOT_PERSISTENT.test(line.msg))
+}
+
 t.test('two instances share one Redis: logout on A is refused on B; revokeAllFor on B is refused on A', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
@@ -171,21 +186,118 @@ t.test('a client of your own is used and left open; options are checked', async 
   await t.rejects(async () => { await new RedisRevocationStore({ url: redis.url }).isRevoked({ sub: 'a', iat: 1 }) }, /not initialised/)
 })
 
-t.test('an app started while Redis is down starts, refuses tokens with 503, and recovers', async (t) => {
+t.test('an app started while Redis is down starts, refuses tokens with 503, recovers, and checks persistence then', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   await redis.kill()
-  const app = await instance(redis)
+  const lines: string[] = []
+  const app = await instance(redis, {}, lines)
   t.teardown(() => app.close())
   const token = await app.createJwtToken('gina')
   t.equal(await status(app, token), 503)
+  t.same(persistenceWarnings(lines), [], 'nothing is known of its persistence yet')
   await redis.start()
-  let recovered = 0
-  for (let attempt = 0; attempt < 60 && recovered !== 200; attempt++) {
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    recovered = await status(app, token)
+  t.equal(await statusOnceBack(app, token), 200)
+  for (let attempt = 0; attempt < 20 && persistenceWarnings(lines).length === 0; attempt++) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(persistenceWarnings(lines).length, 1, 'checked once Redis is reachable')
+})
+
+t.test('a Redis restarted without persistence forgets every revocation; with AOF it keeps them; only the first warns', async (t) => {
+  const kept: Record<string, number[]> = {}
+  for (const persistence of ['none', 'aof'] as const) {
+    const redis = await startRedis({ persistence })
+    t.teardown(() => redis.stop())
+    const lines: string[] = []
+    const app = await instance(redis, {}, lines)
+    t.teardown(() => app.close())
+    const [one, every] = [await app.createJwtToken('kim'), await app.createJwtToken('lee')]
+    await app.revokeToken(decodeJwt(one))
+    await app.revokeAllFor('lee')
+    t.same([await status(app, one), await status(app, every)], [401, 401], `${persistence}: revoked`)
+    await redis.kill()
+    await redis.start()
+    kept[persistence] = [await statusOnceBack(app, one), await statusOnceBack(app, every)]
+    const warnings = persistenceWarnings(lines)
+    if (persistence === 'none') {
+      t.match(warnings, [{ level: 40, redis: { appendonly: 'no', save: '' } }], 'one warning, at start-up, not again after the restart')
+      t.equal(warnings.length, 1)
+    } else {
+      t.same(warnings, [], 'AOF on: no warning')
+    }
   }
-  t.equal(recovered, 200)
+  t.same(kept, { none: [200, 200], aof: [401, 401] }, 'without persistence the revoked tokens work again; with AOF they stay refused')
+})
+
+t.test('RDB snapshots alone count as persistence: no warning', async (t) => {
+  const redis = await startRedis({ persistence: 'rdb' })
+  t.teardown(() => redis.stop())
+  const lines: string[] = []
+  const app = await instance(redis, {}, lines)
+  t.teardown(() => app.close())
+  t.same(persistenceWarnings(lines), [])
+})
+
+t.test('the persistence check reads either reply shape, and is silent (debug) when CONFIG is refused or missing', async (t) => {
+  const reply = (appendonly: string) => (_: 'GET', parameter: string) => [parameter, parameter === 'save' ? '' : appendonly]
+  const cases: Array<[string, ((subcommand: 'GET', parameter: string) => unknown) | undefined, number, RegExp | null]> = [
+    ['[name, value] replies, nothing on', reply('no'), 1, null],
+    ['{ name: value } replies (ioredis replyMapping resp3)', (_, parameter) => ({ [parameter]: parameter === 'save' ? '' : 'no' }), 1, null],
+    ['AOF on', reply('yes'), 0, null],
+    ['a reply without the setting', () => [], 0, null],
+    ['a null reply', () => null, 0, null],
+    ['CONFIG refused (managed Redis)', () => { throw new Error("ERR unknown command 'CONFIG'") }, 0, /could not read Redis's persistence settings/],
+    ['a client without config()', undefined, 0, null]
+  ]
+  for (const [name, config, warned, debug] of cases) {
+    const lines: string[] = []
+    const log = Fastify({ logger: { level: 'debug', stream: { write: (line: string) => { lines.push(line) } } } }).log
+    const client = { mget: async () => [], set: async () => 'OK', eval: async () => 0, ...(config === undefined ? {} : { config: async (subcommand: 'GET', parameter: string) => config(subcommand, parameter) }) }
+    const store = new RedisRevocationStore({ client })
+    await store.init(log)
+    await store.init(log)
+    await new Promise((resolve) => setImmediate(resolve))
+    t.equal(persistenceWarnings(lines).length, warned, `${name}: ${warned} warning(s), once however often init runs`)
+    const debugLines = lines.map((line) => JSON.parse(line)).filter((line) => line.level === 20)
+    if (debug === null) t.same(debugLines, [], `${name}: no debug line`)
+    else t.match(debugLines, [{ msg: debug, err: { message: /unknown command/ } }], `${name}: one debug line`)
+  }
+})
+
+t.test('revokeAllFor twice: the later cut-off and the later expiry win, whichever call comes first', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const client = new Redis(redis.url)
+  t.teardown(() => client.disconnect())
+  const store = new RedisRevocationStore({ client })
+  const key = 'fastify-jwt-security:sub:0:alice'
+  const revoked = async (iat: number) => await store.isRevoked({ sub: 'alice', iat })
+  await store.revokeAllFor({ sub: 'alice' }, 1000, 7200)
+  await store.revokeAllFor({ sub: 'alice' }, 2000, 60)
+  t.same([await revoked(1500), await revoked(1999), await revoked(2000)], [true, true, false], 'moved forward')
+  await store.revokeAllFor({ sub: 'alice' }, 1500, 60)
+  t.equal(await client.get(key), '2000', 'an earlier cut-off (a clock behind) moves nothing back')
+  t.ok(await client.pttl(key) > 7_100_000, 'a shorter time to live does not shorten the entry')
+  await store.revokeAllFor({ sub: 'alice' }, 3000, 9000)
+  t.ok(await client.pttl(key) > 8_900_000, 'a longer one lengthens it')
+  await store.revokeAllFor({ sub: 'carol' }, 1000, null)
+  await store.revokeAllFor({ sub: 'carol' }, 2000, 60)
+  t.same([await client.get('fastify-jwt-security:sub:0:carol'), await client.ttl('fastify-jwt-security:sub:0:carol')], ['2000', -1], 'an entry without expiry keeps none')
+})
+
+t.test('a token without exp (maxTokenAge): its key outlives the last second jose accepts it in', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const app = await instance(redis, { expiresIn: false, maxTokenAge: 10 })
+  t.teardown(() => app.close())
+  const client = new Redis(redis.url)
+  t.teardown(() => client.disconnect())
+  const claims = decodeJwt(await app.createJwtToken('nina'))
+  await app.revokeToken(claims)
+  const before = Date.now()
+  const left = await client.pttl(`fastify-jwt-security:jti:${ISSUER.length}:${ISSUER}${claims.jti as string}`)
+  // jose accepts it while floor(now) <= iat + maxTokenAge, that is until (iat + 11) s.
+  const acceptedUntil = ((claims.iat as number) + 11) * 1000
+  t.ok(before + left >= acceptedUntil, `the key expires at or after ${acceptedUntil} (${before + left})`)
 })
 
 t.test('without the ioredis package, a url store says what to install', async (t) => {
