@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises'
 import Fastify from 'fastify'
 import jwtSecurity, { Authenticated, JwtCookiePolicy, JwtHeaderPolicy, MemoryRevocationStore, PolicyChain } from 'fastify-jwt-security'
+import { tokenRedactingLogger } from './redact.js'
 import { checkPassword, findUser } from './users.js'
 
 const PERMISSIONS = ['view', 'edit', 'admin']
@@ -31,13 +32,14 @@ const articleSchema = {
 }
 
 /**
- * Builds the example app. `secret` signs and verifies tokens; `logger` is Fastify's logger option;
+ * Builds the example app. `secret` signs and verifies tokens; `logger` is Fastify's logger option
+ * (`true`, `false` or pino options), to which the app adds the redaction of tokens in URLs;
  * `reissueTime` is how old a session cookie gets before it is reissued; `revocation` keeps logouts
  * (in memory by default; server.js passes a Redis store when REDIS_URL is set). Nothing here
  * listens: server.js does.
  */
 export async function buildApp ({ secret, logger = true, reissueTime = '15m', revocation = new MemoryRevocationStore() }) {
-  const app = Fastify({ logger })
+  const app = Fastify({ logger: logger === false ? false : { ...(logger === true ? {} : logger), ...tokenRedactingLogger } })
   const articles = [{ id: 1, title: 'Hello, world', author: 'carol' }]
   const [page, script] = await Promise.all([publicFile('index.html'), publicFile('ui.js')])
 

@@ -163,7 +163,7 @@ async function checkPair (keys: ImportedKeys, prefix: string): Promise<void> {
 async function importSecret (algorithm: Algorithm, secret: Secret | undefined, option: string): Promise<CryptoKey> {
   const { hash, bytes: minimum } = HMAC_HASH[algorithm] as { hash: string, bytes: number }
   if (secret === undefined || secret === null) {
-    throw new InvalidOptionError(option, `${algorithm} needs a secret of at least ${minimum} bytes`)
+    throw new InvalidOptionError(option, `is missing: ${algorithm} needs a secret of at least ${minimum} random bytes. Set it, for example to process.env.JWT_SECRET, and create one with: node -e "console.log(require('node:crypto').randomBytes(${minimum}).toString('base64url'))"`)
   }
   const bytes = secretBytes(secret, option)
   if (looksLikeKey(bytes)) {

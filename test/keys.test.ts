@@ -32,7 +32,9 @@ t.test('secrets shorter than the hash output are refused per algorithm', async (
 
 t.test('empty, missing, low-entropy and key-shaped secrets are refused', async (t) => {
   t.equal((await rejected(importKeys({ algorithm: 'HS256', secret: '' }))).code, 'FST_JWT_SECURITY_WEAK_SECRET')
-  t.equal((await rejected(importKeys({ algorithm: 'HS256' }))).code, 'FST_JWT_SECURITY_INVALID_OPTION')
+  const missing = await rejected(importKeys({ algorithm: 'HS256' }))
+  t.equal(missing.code, 'FST_JWT_SECURITY_INVALID_OPTION')
+  t.match(missing.message, 'Invalid option "secret": is missing: HS256 needs a secret of at least 32 random bytes. Set it, for example to process.env.JWT_SECRET, and create one with: node -e', 'the message says the secret is missing and how to set it')
   t.equal((await rejected(importKeys({ algorithm: 'HS256', secret: null as unknown as string }))).code, 'FST_JWT_SECURITY_INVALID_OPTION')
   const repeated = await rejected(importKeys({ algorithm: 'HS256', secret: 'ab'.repeat(40) }))
   t.equal(repeated.code, 'FST_JWT_SECURITY_WEAK_SECRET')

@@ -12,7 +12,7 @@ import t from 'tap'
 import { REPO, run, tail, tsc, writeConsumerProject, type RunResult } from './consumer-project.js'
 
 const SECRET = randomBytes(48).toString('base64url') // 64 characters
-const FORBIDDEN_DIRECTORIES = /^(lib|test|bench|examples|docs|scripts|types|coverage|\.tap)\//
+const FORBIDDEN_DIRECTORIES = /^(lib|test|bench|examples|docs\/api|scripts|types|coverage|\.tap)\//
 
 interface PackResult { filename: string, version: string, files: Array<{ path: string }> }
 
@@ -105,12 +105,13 @@ t.test('consumers of the packed package', async (t) => {
   const packing = await pack(work, consumerDir).catch(failSetup)
   if (packing === null) return
   const { packed } = packing
-  t.test('the tarball holds dist (.js and .d.ts, one pair per lib/ source), README.md, LICENSE and package.json, and nothing else', async (t) => {
+  t.test('the tarball holds dist (.js and .d.ts, one pair per lib/ source), the guides (docs/*.md and the chart they show), README.md, SECURITY.md, CHANGELOG.md, LICENSE and package.json, and nothing else', async (t) => {
     const files = packed.files.map((file) => file.path).sort()
     const sources = await sourcesOf(join(REPO, 'lib'))
-    const expected = ['LICENSE', 'README.md', 'package.json', ...sources.flatMap((source) => [`dist/${source}.d.ts`, `dist/${source}.js`])].sort()
+    const guides = (await readdir(join(REPO, 'docs'))).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)
+    const expected = ['LICENSE', 'README.md', 'SECURITY.md', 'CHANGELOG.md', 'package.json', ...guides, 'docs/benchmark-chart.svg', ...sources.flatMap((source) => [`dist/${source}.d.ts`, `dist/${source}.js`])].sort()
     t.ok(files.includes('dist/index.js') && files.includes('dist/index.d.ts'), 'the entry point and its types')
-    t.same(files.filter((file) => FORBIDDEN_DIRECTORIES.test(file)), [], 'nothing from lib/, test/, bench/, examples/, docs/, scripts/ or types/')
+    t.same(files.filter((file) => FORBIDDEN_DIRECTORIES.test(file)), [], 'nothing from lib/, test/, bench/, examples/, docs/api/, scripts/ or types/')
     t.same(files.filter((file) => file.endsWith('.map')), [], 'no source maps')
     t.same(expected.filter((file) => !files.includes(file)), [], 'no file missing: a lib/ source without its dist/ output means dist/ is not built from the current lib/')
     t.same(files.filter((file) => !expected.includes(file)), [], 'no file left over: a dist/ file without a lib/ source is a stale build output')

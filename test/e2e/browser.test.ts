@@ -14,7 +14,7 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
 
 async function launch (): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install it with "apt-get update && apt-get install -y chromium" (npm test does this when run as root)`)
+    throw new Error(`${CHROMIUM} is missing: install it with "apt-get update && apt-get install -y chromium" (npm test does this when run as root), or skip this test with FJS_SKIP_SYSTEM_TESTS=browser`)
   }
   return await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS })
 }

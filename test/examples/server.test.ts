@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { EXAMPLE_SERVER as server, startExample as start, stopExample as stop } from '../helpers/example-server.js'
 import { startRedis } from '../helpers/redis-server.js'
+import { systemTestSkip } from '../helpers/system-tests.js'
 import { withBadSignature } from '../helpers/tokens.js'
 
 async function call (url: string, path: string, init: { method?: string, token?: string, authorization?: string, body?: unknown } = {}) {
@@ -102,7 +104,7 @@ t.test('the example app: logout revokes the token, "sign out everywhere" revokes
   t.equal((await call(url, '/logout', { method: 'POST' })).status, 401, 'logout needs a token')
 })
 
-t.test('two example processes with REDIS_URL share their logouts', async (t) => {
+t.test('two example processes with REDIS_URL share their logouts', { skip: systemTestSkip('redis') }, async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   const secret = 'Zk3v9QmL2xR8tB5nW1yH7cJ4pF6sD0gAeUiOoKqMzXwVbNrTlYhGjCfEdSaPu-_1'
@@ -113,4 +115,46 @@ t.test('two example processes with REDIS_URL share their logouts', async (t) => 
   t.equal((await call(two.url, '/articles', { token })).status, 200, 'a token from one instance works on the other')
   t.equal((await call(one.url, '/logout', { method: 'POST', token })).status, 200)
   t.equal((await call(two.url, '/articles', { token })).status, 401, 'logged out on one instance: refused on the other')
+})
+
+t.test('the example app redacts tokens sent in a URL from its request log, and never reads them', async (t) => {
+  const running = await start()
+  t.teardown(() => stop(running))
+  const { url } = running
+  const token = await login(url, 'alice')
+  const publicPage = await call(url, `/public?access_token=${token}`)
+  t.same(publicPage.body, { message: 'Anyone may read this.', userid: null }, 'a token in the query string is not read')
+  t.equal((await call(url, `/articles?lang=en&ACCESS_TOKEN=${token}`)).status, 401, 'nor on a protected route')
+  t.equal((await call(url, `/nowhere?id_token=${token}&page=2`)).status, 404)
+  // The child writes its log lines asynchronously: wait for the last request's to arrive.
+  for (let waited = 0; waited < 5000 && !running.logs.some((line) => line.includes('"statusCode":404')); waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+
+  const logs = running.logs.join('\n')
+  t.notOk(logs.includes(token), 'the token is in no log line')
+  t.notOk(logs.includes(token.split('.')[2] as string), 'nor its signature')
+  const urls = running.logs.flatMap((line) => {
+    const entry = JSON.parse(line) as { req?: { url: string }, msg?: string }
+    return [entry.req?.url, entry.msg].filter((value) => typeof value === 'string')
+  })
+  t.ok(urls.includes('/public?access_token=[REDACTED]'), 'the incoming-request line shows the parameter, redacted')
+  t.ok(urls.includes('/articles?lang=en&ACCESS_TOKEN=[REDACTED]'), 'whatever its case, and other parameters are kept')
+  t.ok(urls.includes('Route GET:/nowhere?id_token=[REDACTED]&page=2 not found'), 'the not-found message is redacted too')
+})
+
+t.test('README.md lists every route of the example app', async (t) => {
+  const root = new URL('../../', import.meta.url)
+  const [app, readme] = await Promise.all([readFile(new URL('examples/app.js', root), 'utf8'), readFile(new URL('README.md', root), 'utf8')])
+  const section = readme.slice(readme.indexOf('## The example app'), readme.indexOf('\n## ', readme.indexOf('## The example app') + 1))
+  const routes = [...app.matchAll(/app\.(get|post|put|patch|delete)\('([^']+)'/g)].map((match) => `${(match[1] as string).toUpperCase()} ${match[2] as string}`)
+  for (const route of ['GET /', 'POST /session', 'GET /session', 'DELETE /session', 'POST /logout', 'POST /session/everywhere', 'POST /login', 'GET /articles']) {
+    t.ok(routes.includes(route), `examples/app.js has ${route}`)
+  }
+  for (const route of routes) {
+    const [method, path] = route.split(' ') as [string, string]
+    const listed = section.includes(`\`${route}\``) || new RegExp(`\\| \`${method} ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\``).test(section) || section.includes(`\`${path}\` (${method}`)
+    t.ok(listed, `${route} is in the README's table`)
+  }
+  t.notMatch(section, /127\.0\.0\.1:3000\//, 'curl lines use the PORT variable, with 3000 as its default')
 })
