@@ -353,6 +353,26 @@ export const headerPolicyRememberWarning: WarningItem = processWarning.createWar
 })
 
 /**
+ * Emitted once per process: an ACL (from `rootFactory` or a route's context) denied a permission by
+ * default although the request holds a principal of the same name, which the rule without an ACL
+ * would have granted. With an ACL in the context, only its ACEs grant.
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * process.on('warning', (warning) => {
+ *   // in the app's tests: a route whose ACL forgot an ACE fails loudly
+ *   if ('code' in warning && warning.code === errors.aclShadowsPrincipalWarning.code) throw warning
+ * })
+ * ```
+ */
+export const aclShadowsPrincipalWarning: WarningItem = processWarning.createWarning({
+  name: 'FastifyJwtSecurityWarning',
+  code: 'FST_JWT_SECURITY_W002',
+  message: 'an ACL denied "%s" by default although the request holds the principal "%s": with an ACL in the context (rootFactory), only its ACEs grant; add an ACE such as [Allow, principal, permission], or give the route its own context'
+})
+
+/**
  * Every code above, for the test that keeps docs/errors.md complete.
  * @example
  * ```ts
@@ -367,4 +387,4 @@ export const errorCodes: readonly string[] = Object.freeze([
   NoCredentialsError, InvalidTokenError, TokenExpiredError, InvalidRequestError, ForbiddenError,
   CsrfError, CookieTooLargeError, RevocationUnavailableError, KeysUnavailableError, JwksPrefetchError, RevocationFailedError, RevocationStoreFullError, NoRevocationStoreError, PolicyFailedError, InvalidOptionError, WeakSecretError, InvalidKeyError, NoSigningKeyError,
   InvalidClaimsError
-].map((ErrorClass): string => new ErrorClass().code).concat(headerPolicyRememberWarning.code))
+].map((ErrorClass): string => new ErrorClass().code).concat(headerPolicyRememberWarning.code, aclShadowsPrincipalWarning.code))

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { ACLHelper, NO_ACL_FOUND } from './acl.js'
+import { ACLHelper, DEFAULT_DENY, NO_ACL_FOUND } from './acl.js'
 import { recordAuthFailure, type AuthFailure } from './auth-failure.js'
 import type { JwtClaims } from './claims.js'
 import { coreOf, type IdentityCallback, type SecurityCore } from './core.js'
-import { KeysUnavailableError, PolicyFailedError } from './errors.js'
+import { aclShadowsPrincipalWarning, KeysUnavailableError, PolicyFailedError } from './errors.js'
 import { OutageLog } from './outage-log.js'
 import { Allowed, Denied, type PermitsResult, type SecurityPolicy } from './policy.js'
 import { ANONYMOUS_PRINCIPALS, Authenticated, Everyone, isReservedUserid } from './principals.js'
@@ -193,8 +193,15 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
     const principals = (request.identity as JwtIdentity | null)?.principals ?? ANONYMOUS_PRINCIPALS
     if (context !== null && context !== undefined) {
       const decision = ACL_HELPER.permits(context, principals, permission)
-      if (decision.acl !== NO_ACL_FOUND) return decision
+      if (decision.acl === NO_ACL_FOUND) return this.#byPrincipal(principals, permission)
+      // The mistake docs/authorization.md warns of: a root factory's ACL silently replaces the rule below.
+      if (decision.ace === DEFAULT_DENY && principals.includes(permission)) aclShadowsPrincipalWarning(permission, permission)
+      return decision
     }
+    return this.#byPrincipal(principals, permission)
+  }
+
+  #byPrincipal (principals: readonly string[], permission: string): PermitsResult {
     return principals.includes(permission)
       ? this.#grant(permission)
       : new Denied('none of the principals %o is %o', principals, permission)

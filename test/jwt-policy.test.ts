@@ -1,8 +1,10 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import { JwtHeaderPolicy } from '../lib/header-policy.js'
-import { buildApp } from './helpers/app.js'
+import jwtSecurity, { Allow, Authenticated } from '../lib/index.js'
+import { buildApp, SECRET } from './helpers/app.js'
 import { rejected } from './helpers/errors.js'
+import { captureWarnings, warningsDelivered } from './helpers/warnings.js'
 
 t.test('principals: Everyone, Authenticated, the userid, then roles and permissions claims', async (t) => {
   const app = await buildApp()
@@ -115,4 +117,29 @@ t.test('a built-in policy used outside the plugin says so', async (t) => {
   t.match(response.json().message, /fastify-jwt-security is not registered/)
   t.equal(await Promise.resolve(policy.identity({ headers: {} } as never)), null, 'no credentials needs no plugin')
   await rejected(Promise.resolve().then(() => policy.identity({ headers: { authorization: 'Bearer a.b.c' }, raw: { rawHeaders: [] }, server: {} } as never)))
+})
+
+t.test('an ACL that denies by default a permission the request holds as a principal warns once (W002): the rootFactory mistake', async (t) => {
+  const warnings = captureWarnings(t)
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(jwtSecurity, {
+    secret: SECRET,
+    rootFactory: () => ({ __acl__: [[Allow, 'editor', 'edit']] })
+  })
+  app.get('/me', { preHandler: app.permits(Authenticated) }, async () => 'ok')
+  app.get('/edit', { preHandler: app.permits('edit') }, async () => 'ok')
+  app.get('/publish', { preHandler: app.permits('publish') }, async () => 'ok')
+  const token = await app.createJwtToken('alice', { roles: ['editor', 'publisher'] })
+  const get = async (url: string) => (await app.inject({ url, headers: { authorization: `Bearer ${token}` } })).statusCode
+  t.equal(await get('/edit'), 200, 'an ACE grants')
+  t.equal(await get('/publish'), 403, 'no ACE for publish, and alice holds no principal "publish": no warning')
+  await warningsDelivered()
+  t.same(warnings.filter((warning) => warning.code === 'FST_JWT_SECURITY_W002'), [])
+  t.equal(await get('/me'), 403, 'system.Authenticated is a principal, but no ACE grants it')
+  t.equal(await get('/me'), 403)
+  await warningsDelivered()
+  const emitted = warnings.filter((warning) => warning.code === 'FST_JWT_SECURITY_W002')
+  t.equal(emitted.length, 1, 'once per process')
+  t.match(emitted[0]?.message, /^an ACL denied "system\.Authenticated" by default although the request holds the principal "system\.Authenticated"/)
 })
