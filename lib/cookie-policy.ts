@@ -222,7 +222,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
   protected readCredential (request: FastifyRequest): Credential {
     const cookies = request.cookies ?? request.server.parseCookie(request.headers.cookie ?? '')
     const value = cookies[this.cookieName]
-    if (value === undefined || value === '') return null
+    if (value === undefined) return null
     const header = request.headers.cookie as string
     // Two cookies of one name (a sibling host's or a narrower path's, or pyramid_jwt's Domain cookie
     // beside a host-only one): the parser keeps the first, other servers the last; neither is trusted.
@@ -232,6 +232,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
       request.log.info({ authFailure: COOKIE_DUPLICATED, cookie: duplicated }, 'a cookie of the session was sent twice: the request is not authenticated')
       return COOKIE_DUPLICATED
     }
+    if (value === '') return null
     if (!isVerbatim(header, this.#pairPrefix, value)) return UNREADABLE_TOKEN
     return this.cookieFormat === 'pyramid' ? decodePyramidCookie(value) ?? UNREADABLE_TOKEN : value
   }
@@ -277,11 +278,15 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     const state = this.#stateOf(request)
     state.settled = true
     state.csrfToken = null
-    for (const domain of this.#domainsOf(request)) {
-      reply.clearCookie(this.cookieName, { ...this.#cookieOptions, domain })
-      if (this.csrfCookieName !== null) reply.clearCookie(this.csrfCookieName, { ...this.#cookieOptions, httpOnly: false, domain })
-    }
+    const domains = this.#domainsOf(request)
+    for (const domain of domains) this.#clear(reply, domain)
+    if (domains[0] !== undefined && this.#hostDomain) this.#clear(reply, undefined)
     reply.header('cache-control', 'no-store')
+  }
+
+  #clear (reply: FastifyReply, domain: string | undefined): void {
+    reply.clearCookie(this.cookieName, { ...this.#cookieOptions, domain })
+    if (this.csrfCookieName !== null) reply.clearCookie(this.csrfCookieName, { ...this.#cookieOptions, httpOnly: false, domain })
   }
 
   /** The CSRF token pages must send back on unsafe requests, for the session of this request; null without one. */
@@ -356,6 +361,9 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
       const size = Buffer.byteLength(reply.server.serializeCookie(this.cookieName, value, { ...defaults, maxAge, expires, secure: true, domain }))
       if (size > MAX_COOKIE_BYTES) throw new CookieTooLargeError(size)
     }
+    // A host-only cookie an earlier setting left would sit beside the Domain one, and the two
+    // would be refused as duplicates: it goes.
+    if (domains[0] !== undefined && this.#hostDomain) this.#clear(reply, undefined)
     for (const domain of domains) {
       reply.setCookie(this.cookieName, value, { ...defaults, maxAge, expires, domain })
       if (csrfToken !== null) reply.setCookie(this.csrfCookieName as string, csrfToken, { ...defaults, maxAge, expires, httpOnly: false, domain })

@@ -175,7 +175,7 @@ export const KeysUnavailableError = createError(
  *
  * await app.register(jwtSecurity, { jwks: { url: 'https://auth.example.org/.well-known/jwks.json', prefetch: true }, audience: 'api' })
  * await app.ready().catch((error: unknown) => {
- *   // the provider is down: start anyway, and let the first token fetch the keys
+ *   // the deployment cannot reach the identity provider: stop with its reason (error.cause)
  *   if (error instanceof errors.JwksPrefetchError) app.log.fatal({ err: error }, 'identity provider unreachable')
  *   throw error
  * })
@@ -185,7 +185,7 @@ export const JwksPrefetchError = createError(
   'FST_JWT_SECURITY_JWKS_PREFETCH_FAILED', 'The JSON Web Key Set at %s could not be fetched at start-up (jwks.prefetch: true); use prefetch: "background" to start without it', 500)
 
 /**
- * A revocation could not be written: the caller must know the token is still valid.
+ * A revocation could not be written, or its write timed out: the caller must know the token may still be valid.
  * @example
  * ```ts
  * import { errors } from 'fastify-jwt-security'

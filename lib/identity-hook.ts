@@ -6,6 +6,8 @@ import { isPromiseLike } from './promise-like.js'
 
 type Done = HookHandlerDoneFunction
 
+const DEFAULT_RETRY: Readonly<Record<string, string>> = Object.freeze({ 'retry-after': '5' })
+
 /**
  * Fails the request with what the policy threw. An outage of the key server or the revocation
  * store is answered here, with the body Fastify gives errors: through the error handler, Fastify
@@ -16,7 +18,8 @@ function fail (request: FastifyRequest, reply: FastifyReply, error: unknown, don
   const failure = policyFailure(request, error)
   if (failure instanceof KeysUnavailableError || failure instanceof RevocationUnavailableError) {
     const { code, message, headers } = failure as typeof failure & { headers?: Record<string, string> }
-    reply.code(503).headers(headers ?? {}).send({ statusCode: 503, code, error: 'Service Unavailable', message })
+    // A custom policy may throw these errors too, without a Retry-After of its own.
+    reply.code(503).headers(headers ?? DEFAULT_RETRY).send({ statusCode: 503, code, error: 'Service Unavailable', message })
     return
   }
   done(failure)

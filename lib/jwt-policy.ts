@@ -3,7 +3,7 @@ import { ACLHelper, DEFAULT_DENY, NO_ACL_FOUND } from './acl.js'
 import { recordAuthFailure, type AuthFailure } from './auth-failure.js'
 import type { JwtClaims } from './claims.js'
 import { coreOf, type IdentityCallback, type SecurityCore } from './core.js'
-import { aclShadowsPrincipalWarning, KeysUnavailableError, PolicyFailedError } from './errors.js'
+import { aclShadowsPrincipalWarning, PolicyFailedError } from './errors.js'
 import { OutageLog } from './outage-log.js'
 import { Allowed, Denied, type PermitsResult, type SecurityPolicy } from './policy.js'
 import { ANONYMOUS_PRINCIPALS, Authenticated, Everyone, isReservedUserid } from './principals.js'
@@ -225,7 +225,8 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
 function refuse (request: FastifyRequest, token: string, rejection: TokenRejection, unusableKeys: OutageLog): null {
   const { reason, claim, cause } = rejection
   // Not the token's fault: the client is told to come back (503), and the key set logs the outage.
-  if (reason === 'keys_unavailable') throw cause instanceof KeysUnavailableError ? cause : new KeysUnavailableError()
+  // The cause is the KeysUnavailableError, with its Retry-After.
+  if (reason === 'keys_unavailable') throw cause
   if (reason === 'key_unusable') unusableKeys.failed(request.log, cause, 'a verification key cannot be used: tokens signed with it are refused')
   recordAuthFailure(request, { error: 'invalid_token', reason, claim }, token)
   return null

@@ -27,9 +27,12 @@ export interface JwksOptions {
   issuer?: string
   /** The algorithms accepted. Default: every asymmetric algorithm (RS*, PS*, ES*, EdDSA, Ed25519). */
   algorithms?: AsymmetricAlgorithm[]
-  /** How long a fetch may take before it counts as failed. Default `'5s'`. */
+  /** How long a fetch may take before it counts as failed (more than 0). Default `'5s'`. */
   timeout?: Duration
-  /** The least time between two refetches caused by an unknown kid. Default `'30s'`. */
+  /**
+   * The least time between two refetches caused by an unknown kid. Default `'30s'`. While fetches
+   * fail, the backoff (`retryDelay`) spaces them instead.
+   */
   cooldown?: Duration
   /** How long fetched keys are used before they are fetched again. Default `'10m'`. */
   cacheMaxAge?: Duration
@@ -39,9 +42,9 @@ export interface JwksOptions {
    * set is due and cannot be fetched).
    */
   staleIfError?: Duration
-  /** The wait after a failed fetch before the next one; it doubles after each failure, with jitter. Default `'1s'`. */
+  /** The wait after a failed fetch before the next one (more than 0); it doubles after each failure, with jitter. Default `'1s'`. */
   retryDelay?: Duration
-  /** The longest wait between two fetches while the key server fails. Default `'60s'`. */
+  /** The longest wait between two fetches while the key server fails, at least `retryDelay`. Default `'60s'`. */
   maxRetryDelay?: Duration
   /**
    * Fetch the set at registration: `true` waits for it, and `app.ready()` fails when it cannot be
@@ -89,14 +92,17 @@ export function remoteKeyResolver (options: unknown, log: FastifyBaseLogger): Re
   if (prefetch !== true && prefetch !== false && prefetch !== 'background') {
     throw new InvalidOptionError('jwks.prefetch', "expected true, false or 'background'")
   }
-  const set = new RemoteKeySet(jwksUrl(url), log, {
-    timeout: milliseconds('jwks.timeout', timeout),
+  const timing: Timing = {
+    timeout: positive('jwks.timeout', timeout),
     cooldown: milliseconds('jwks.cooldown', cooldown),
     maxAge: milliseconds('jwks.cacheMaxAge', cacheMaxAge),
     staleIfError: milliseconds('jwks.staleIfError', staleIfError),
-    retryDelay: milliseconds('jwks.retryDelay', retryDelay),
+    // 0 would bring back a fetch per request while the key server fails.
+    retryDelay: positive('jwks.retryDelay', retryDelay),
     maxRetryDelay: milliseconds('jwks.maxRetryDelay', maxRetryDelay)
-  })
+  }
+  if (timing.maxRetryDelay < timing.retryDelay) throw new InvalidOptionError('jwks.maxRetryDelay', 'must be at least jwks.retryDelay')
+  const set = new RemoteKeySet(jwksUrl(url), log, timing)
   const checked = checkAlgorithms(algorithms)
   let prefetched = Promise.resolve()
   if (prefetch === true) prefetched = set.prefetch()
@@ -125,6 +131,7 @@ class RemoteKeySet {
   #pending: Promise<boolean> | null = null
   #failures = 0
   #retryAt = 0
+  #lastError: unknown = null
   // Every set fetched that differs from the last may have dropped a key: tokens cached under the
   // previous set are verified again.
   generation = 0
@@ -140,7 +147,13 @@ class RemoteKeySet {
   }
 
   async resolve (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<webcrypto.CryptoKey> {
-    if (this.#local === null || Date.now() >= this.#fetchedAt + this.#timing.maxAge) await this.refresh()
+    if (this.#local === null || Date.now() >= this.#fetchedAt + this.#timing.maxAge) {
+      const refreshing = this.refresh()
+      // During an outage the stale set answers at once, while a fetch (if the backoff allows one)
+      // runs: a key server that hangs must not hold every request for its timeout.
+      if (this.#failures === 0 || !this.#withinStale()) await refreshing
+    }
+    const generation = this.generation
     const local = this.#usable()
     let key: webcrypto.CryptoKey
     try {
@@ -153,7 +166,9 @@ class RemoteKeySet {
     if (bits !== undefined && bits > MAX_RSA_BITS) {
       throw this.#unusableKey(new RangeError(`the RSA key has ${bits} bits, more than ${MAX_RSA_BITS}`))
     }
-    return key
+    // A set fetched while the key was looked up may have dropped it: the verification is cached
+    // under the new generation, so the key must come from the new set.
+    return this.generation === generation ? key : await this.resolve(header, token)
   }
 
   // A kid the set does not have may be a key the provider added since: one refetch per cooldown
@@ -169,10 +184,14 @@ class RemoteKeySet {
     }
   }
 
+  #withinStale (): boolean {
+    return this.#local !== null && Date.now() < this.#fetchedAt + this.#timing.maxAge + this.#timing.staleIfError
+  }
+
   // The last set fetched, while it is fresh or within staleIfError of its due time.
   #usable (): LocalSet {
-    if (this.#local === null || Date.now() >= this.#fetchedAt + this.#timing.maxAge + this.#timing.staleIfError) throw this.#unavailable()
-    return this.#local
+    if (!this.#withinStale()) throw this.#unavailable()
+    return this.#local as LocalSet
   }
 
   #unavailable (): TokenRejection {
@@ -197,6 +216,7 @@ class RemoteKeySet {
       return true
     }, (error: unknown) => {
       this.#pending = null
+      this.#lastError = error
       this.#failures++
       const delay = Math.min(this.#timing.retryDelay * 2 ** (this.#failures - 1), this.#timing.maxRetryDelay)
       // Equal jitter: instances that failed together do not retry together.
@@ -211,7 +231,7 @@ class RemoteKeySet {
   }
 
   async prefetch (): Promise<void> {
-    if (!await this.refresh()) throw new JwksPrefetchError(this.#url.href)
+    if (!await this.refresh()) throw new JwksPrefetchError(this.#url.href, { cause: this.#lastError })
   }
 
   async #fetch (): Promise<void> {
@@ -224,13 +244,15 @@ class RemoteKeySet {
       await response.body?.cancel()
       throw new Error(`the key server answered ${response.status}`)
     }
-    const length = Number(response.headers.get('content-length'))
-    if (length > MAX_SET_BYTES) {
-      await response.body?.cancel()
-      throw new Error(`the answer is ${length} bytes long, more than ${MAX_SET_BYTES}`)
+    const chunks: Uint8Array[] = []
+    let size = 0
+    // Counted as it arrives: an answer without Content-Length is not read past the limit.
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength
+      if (size > MAX_SET_BYTES) throw new Error(`the answer is longer than ${MAX_SET_BYTES} bytes`)
+      chunks.push(chunk)
     }
-    const body = await response.text()
-    if (body.length > MAX_SET_BYTES) throw new Error(`the answer is longer than ${MAX_SET_BYTES} bytes`)
+    const body = Buffer.concat(chunks).toString('utf8')
     const set = JSON.parse(body) as JSONWebKeySet
     // jose checks that this is a JWK Set, and imports each key the first time a token names it.
     const local = createLocalJWKSet(set) as LocalSet
@@ -257,6 +279,12 @@ function jwksUrl (value: unknown): URL {
     throw new InvalidOptionError('jwks.url', 'expected an https: URL (http: only on loopback): keys fetched in the clear could be replaced')
   }
   return url
+}
+
+function positive (option: string, value: unknown): number {
+  const duration = milliseconds(option, value)
+  if (duration > 0) return duration
+  throw new InvalidOptionError(option, 'must be more than 0 seconds')
 }
 
 function milliseconds (option: string, value: unknown): number {

@@ -418,7 +418,8 @@ t.test('a session or CSRF cookie sent twice authenticates neither: 401 invalid_t
     ['two session cookies', `${COOKIE}=${attacker.session}; ${COOKIE}=${victim.session}`],
     ['the same value twice', `${COOKIE}=${victim.session}; ${COOKIE}=${victim.session}`],
     ['a second one after other cookies, with spaces before its "="', `${COOKIE}=${victim.session}; a=1;\t${COOKIE} =${attacker.session}`],
-    ['a second CSRF cookie', `${COOKIE}=${victim.session}; ${COOKIE}-csrf=${victim.csrf}; ${COOKIE}-csrf=${attacker.csrf}`]
+    ['a second CSRF cookie', `${COOKIE}=${victim.session}; ${COOKIE}-csrf=${victim.csrf}; ${COOKIE}-csrf=${attacker.csrf}`],
+    ['an empty one first', `${COOKIE}=; ${COOKIE}=${victim.session}`]
   ]
   for (const [name, cookie] of cases) {
     const view = await app.inject({ url: '/view', headers: { cookie } })
@@ -462,15 +463,22 @@ t.test('hostDomain sets and clears the cookies with Domain=<the request host>, a
   const { app } = await buildCookieApp({ cookieName: 'session', hostDomain: true })
   const response = await app.inject({ method: 'POST', url: '/session', headers: { host: 'app.example.org:8443' } })
   const cookies = setCookies(response)
-  t.match(cookies[0], /^session=[^;]+; Max-Age=7200; Domain=app\.example\.org; Path=\/; /)
-  t.match(cookies[1], /^session-csrf=[^;]+; Max-Age=7200; Domain=app\.example\.org; Path=\/; /)
+  const clearHostOnly = [
+    'session=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax',
+    'session-csrf=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; SameSite=Lax'
+  ]
+  t.same(cookies.slice(0, 2), clearHostOnly, 'a host-only cookie left by an earlier setting is cleared, so that it cannot sit beside the new one')
+  t.match(cookies[2], /^session=[^;]+; Max-Age=7200; Domain=app\.example\.org; Path=\/; /)
+  t.match(cookies[3], /^session-csrf=[^;]+; Max-Age=7200; Domain=app\.example\.org; Path=\/; /)
   const out = await app.inject({ method: 'DELETE', url: '/session', headers: { host: 'app.example.org' } })
   t.same(setCookies(out), [
     'session=; Max-Age=0; Domain=app.example.org; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax',
-    'session-csrf=; Max-Age=0; Domain=app.example.org; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; SameSite=Lax'
-  ])
+    'session-csrf=; Max-Age=0; Domain=app.example.org; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; SameSite=Lax',
+    ...clearHostOnly
+  ], 'forget clears both variants')
   const literal = setCookies(await app.inject({ method: 'POST', url: '/session', headers: { host: '[::1]:3000' } }))
-  t.notMatch(literal[0], /Domain=/, 'a host a cookie cannot name: host-only')
+  t.equal(literal.length, 2, 'a host a cookie cannot name: host-only cookies, nothing else to clear')
+  t.notMatch(literal[0], /Domain=/)
   for (const [options, message] of [
     [{ cookieName: 'session', hostDomain: 'yes' }, /"hostDomain": expected true or false/],
     [{ cookieName: 'session', hostDomain: true, domains: ['example.org'] }, /"hostDomain": cannot be combined with domains/],

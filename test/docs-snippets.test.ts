@@ -154,6 +154,17 @@ t.test('the prelude declares only names that the blocks use', async (t) => {
   }
 })
 
+t.test('every ```js block of README.md, SECURITY.md and docs/ is valid JavaScript (an ES module)', async (t) => {
+  const javascript = snippets.filter((snippet) => snippet.lang === 'js')
+  t.ok(javascript.length > 50, `${javascript.length} blocks`)
+  for (const snippet of javascript) {
+    const source = ts.createSourceFile(`${name(snippet)}.mjs`, snippet.code, ts.ScriptTarget.ESNext, false, ts.ScriptKind.JS)
+    const errors = (source as unknown as { parseDiagnostics: ts.Diagnostic[] }).parseDiagnostics
+      .map((diagnostic) => `line ${snippet.line + 1 + source.getLineAndCharacterOfPosition(diagnostic.start ?? 0).line}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`)
+    t.strictSame(errors, [], name(snippet))
+  }
+})
+
 // ---------------------------------------------------------------------------------------------
 // Running the whole programs
 

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyRequest } from 'fastify'
 import t from 'tap'
-import jwtSecurity, { type SecurityPolicy } from '../lib/index.js'
+import jwtSecurity, { errors, type SecurityPolicy } from '../lib/index.js'
 import { SECRET } from './helpers/app.js'
 
 function policyWith (overrides: Partial<SecurityPolicy>): SecurityPolicy {
@@ -74,4 +74,17 @@ t.test('the plugin\'s own coded errors pass through unchanged', async (t) => {
   const response = await app.inject({ url: '/' })
   t.equal(response.statusCode, 400)
   t.equal(response.json().code, 'FST_JWT_SECURITY_INVALID_REQUEST')
+})
+
+t.test('an outage error from a custom policy is a 503 with Retry-After, answered without the error handler', async (t) => {
+  for (const ErrorClass of [errors.KeysUnavailableError, errors.RevocationUnavailableError]) {
+    const { app } = await appWith(policyWith({ identity: async () => { throw new ErrorClass() } }))
+    let handled = 0
+    app.setErrorHandler((error, _request, reply) => { handled++; return reply.send(error) })
+    const response = await app.inject({ url: '/' })
+    t.equal(response.statusCode, 503)
+    t.equal(response.headers['retry-after'], '5', `${new ErrorClass().code}: a Retry-After of 5 s when the error has none`)
+    t.same(response.json(), { statusCode: 503, code: new ErrorClass().code, error: 'Service Unavailable', message: new ErrorClass().message })
+    t.equal(handled, 0, 'the error handler is not called')
+  }
 })

@@ -198,6 +198,65 @@ t.test('a refetch that drops a key refuses its tokens at once, cached verificati
   t.same(refused.failure, { error: 'invalid_token', reason: 'key_unknown' })
 })
 
+t.test('during an outage, a key server that hangs does not hold requests the stale set can answer', async (t) => {
+  const server = await jwksServer(t, [RSA_JWK])
+  const remote = await api({ url: server.url, cacheMaxAge: 0.2, staleIfError: 10, retryDelay: 0.1, maxRetryDelay: 0.1 })
+  t.teardown(() => remote.app.close())
+  const token = await idpToken({ alg: 'RS256', kid: 'idp-1' }, rsa.privateKeyObject)
+  t.equal((await me(remote, token)).status, 200)
+  server.mode = 'slow'
+  await sleep(250)
+  const first = await me(remote, token)
+  t.equal(first.status, 200, 'the first refetch of the outage is waited for (timeout 300 ms), then the stale set answers')
+  t.ok(first.elapsed >= 250, `${first.elapsed} ms`)
+  const hits = server.hits
+  for (let index = 0; index < 5; index++) {
+    await sleep(120)
+    const later = await me(remote, token)
+    t.equal(later.status, 200)
+    t.ok(later.elapsed < 100, `past the backoff, a fetch starts but the request does not wait for it (${later.elapsed} ms)`)
+  }
+  t.ok(server.hits > hits, `fetches went on in the background (${server.hits - hits})`)
+})
+
+t.test('a key dropped by a set fetched while the key was being imported is not cached as valid', async (t) => {
+  const server = await jwksServer(t, [RSA_JWK, EC_JWK])
+  const remote = await api({ url: server.url, cooldown: 0.05 })
+  t.teardown(() => remote.app.close())
+  t.equal((await me(remote, await idpToken({ alg: 'ES256', kid: 'idp-2' }, ec.privateKeyObject))).status, 200, 'the set is fetched')
+  server.keys = [EC_JWK]
+  await sleep(100)
+  // The import of the RSA key (never used yet) waits until the new set, without it, is in.
+  const subtle = globalThis.crypto.subtle
+  const importKey = subtle.importKey
+  let release = () => {}
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  type ImportKey = typeof subtle.importKey
+  subtle.importKey = (async (...args: unknown[]) => { await gate; return await (importKey as (...args: unknown[]) => Promise<unknown>).apply(subtle, args) }) as ImportKey
+  t.teardown(() => { subtle.importKey = importKey })
+  const dropped = await idpToken({ alg: 'RS256', kid: 'idp-1' }, rsa.privateKeyObject)
+  const pending = remote.app.inject({ url: '/me', headers: { authorization: `Bearer ${dropped}` } })
+  await sleep(20)
+  t.equal((await me(remote, await idpToken({ alg: 'ES256', kid: 'idp-9' }, ec.privateKeyObject))).status, 401, 'an unknown kid fetches the new set')
+  t.equal(server.hits, 2)
+  release()
+  t.equal((await pending).statusCode, 401, 'the key came from the old set: looked up again in the new one, it is gone')
+  subtle.importKey = importKey
+  t.equal((await me(remote, dropped)).status, 401, 'and nothing was cached')
+})
+
+t.test('a kid that a refetch finds but jose cannot use is key_unusable', async (t) => {
+  const server = await jwksServer(t, [RSA_JWK])
+  const remote = await api({ url: server.url, cooldown: 0.05 })
+  t.teardown(() => remote.app.close())
+  t.equal((await me(remote, await idpToken({ alg: 'RS256', kid: 'idp-1' }, rsa.privateKeyObject))).status, 200)
+  server.keys = [RSA_JWK, { kty: 'RSA', n: 'AQAB', e: 'AQAB', kid: 'tiny', alg: 'RS256', use: 'sig' }]
+  await sleep(100)
+  const refused = await me(remote, await idpToken({ alg: 'RS256', kid: 'tiny' }, rsa.privateKeyObject))
+  t.equal(refused.status, 401)
+  t.same(refused.failure, { error: 'invalid_token', reason: 'key_unusable' })
+})
+
 t.test('prefetch: true fetches at registration and app.ready() fails clearly without the keys; background does not wait', async (t) => {
   const server = await jwksServer(t, [RSA_JWK])
   const ready = await api({ url: server.url, prefetch: true })
@@ -210,6 +269,7 @@ t.test('prefetch: true fetches at registration and app.ready() fails clearly wit
   app.register(jwtSecurity, { jwks: { url: server.url, prefetch: true, timeout: 0.3 }, audience: 'api' })
   await t.rejects(async () => { await app.ready() }, {
     code: 'FST_JWT_SECURITY_JWKS_PREFETCH_FAILED',
+    cause: { message: 'the key server answered 500' },
     message: `The JSON Web Key Set at ${server.url} could not be fetched at start-up (jwks.prefetch: true); use prefetch: "background" to start without it`
   })
   const background = await api({ url: server.url, prefetch: 'background', retryDelay: 0.1 })
@@ -317,6 +377,9 @@ t.test('jwks options are validated at register', async (t) => {
     [{ jwks: { url: 'https://idp.example/jwks.json', cacheMaxAge: NaN } }, /"jwks.cacheMaxAge"/],
     [{ jwks: { url: 'https://idp.example/jwks.json', staleIfError: '1 hour' } }, /"jwks.staleIfError"/],
     [{ jwks: { url: 'https://idp.example/jwks.json', retryDelay: -1 } }, /"jwks.retryDelay"/],
+    [{ jwks: { url: 'https://idp.example/jwks.json', retryDelay: 0 } }, /"jwks.retryDelay": must be more than 0 seconds/],
+    [{ jwks: { url: 'https://idp.example/jwks.json', timeout: 0 } }, /"jwks.timeout": must be more than 0 seconds/],
+    [{ jwks: { url: 'https://idp.example/jwks.json', retryDelay: 10, maxRetryDelay: 5 } }, /"jwks.maxRetryDelay": must be at least jwks.retryDelay/],
     [{ jwks: { url: 'https://idp.example/jwks.json', maxRetryDelay: 'x' } }, /"jwks.maxRetryDelay"/],
     [{ jwks: { url: 'https://idp.example/jwks.json', prefetch: 'yes' as unknown as true } }, /"jwks.prefetch": expected true, false or 'background'/],
     [{ jwks: { url: 'https://idp.example/jwks.json', issuer: '' } }, /"jwks.issuer"/],

@@ -589,7 +589,8 @@ tap.test('cookie_host_domain sets and clears the cookie with Domain=<the request
     app.post('/logout', async (request, reply) => { await reply.forget(); return { ok: true } })
     const headers = { host: 'app.example:8080' }
     const login = await app.inject({ method: 'POST', url: '/login', headers })
-    const set = ([] as string[]).concat(login.headers['set-cookie'] ?? []).find((line) => line.startsWith('session=')) as string
+    // With hostDomain a host-only cookie left from before is cleared first: the one set has a value.
+    const set = ([] as string[]).concat(login.headers['set-cookie'] ?? []).find((line) => line.startsWith('session=') && !line.startsWith('session=;')) as string
     t.match(set, new RegExp(`^session=[A-Za-z0-9_-]+=*; Max-Age=3600; ${domain}Path=/; Expires=[^;]+; HttpOnly; SameSite=Lax$`), `${String(value)}: set`)
     const logout = await app.inject({ method: 'POST', url: '/logout', headers })
     t.equal(logout.statusCode, 200)

@@ -39,7 +39,8 @@ export async function startJwksServer (keys: JWK[] = []): Promise<JwksServer> {
       case 'not-json': response.end('<html>'); return
       case 'error': response.statusCode = 500; response.end('{}'); return
       case 'redirect': response.statusCode = 302; response.setHeader('location', '/elsewhere'); response.end(); return
-      case 'huge': response.end(JSON.stringify({ keys: state.keys, padding: 'x'.repeat(1024 * 1024) })); return
+      // Chunked, without Content-Length: the size is known only as it arrives.
+      case 'huge': for (let index = 0; index < 65; index++) response.write('x'.repeat(16 * 1024)); response.end(); return
       default: answer()
     }
   })
