@@ -250,9 +250,12 @@ t.test('a kid that a refetch finds but jose cannot use is key_unusable', async (
   const remote = await api({ url: server.url, cooldown: 0.05 })
   t.teardown(() => remote.app.close())
   t.equal((await me(remote, await idpToken({ alg: 'RS256', kid: 'idp-1' }, rsa.privateKeyObject))).status, 200)
-  server.keys = [RSA_JWK, { kty: 'RSA', n: 'AQAB', e: 'AQAB', kid: 'tiny', alg: 'RS256', use: 'sig' }]
+  // An EC point off its curve: jose refuses to import it.
+  const y = Buffer.from(EC_JWK.y as string, 'base64url')
+  y[31] = (y[31] as number) ^ 1
+  server.keys = [RSA_JWK, { ...EC_JWK, y: y.toString('base64url'), kid: 'off-curve' }]
   await sleep(100)
-  const refused = await me(remote, await idpToken({ alg: 'RS256', kid: 'tiny' }, rsa.privateKeyObject))
+  const refused = await me(remote, await idpToken({ alg: 'ES256', kid: 'off-curve' }, ec.privateKeyObject))
   t.equal(refused.status, 401)
   t.same(refused.failure, { error: 'invalid_token', reason: 'key_unusable' })
 })
