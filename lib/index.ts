@@ -1,106 +1,21 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { JSONWebKeySet } from 'jose'
-import type { AuthFailure } from './auth-failure.js'
-import { buildChallenges } from './challenges.js'
-import type { JwtClaims } from './claims.js'
-import { kRegisterPolicy, kSecurityCore, type RegisteringPolicy, type SecurityCore } from './core.js'
-import { identityHook } from './identity-hook.js'
-import type { JwtIdentity } from './jwt-policy.js'
-import { buildKeyRing } from './key-ring.js'
-import { resolveOptions, type JwtSecurityOptions } from './options.js'
-import { PermissionChecker, type ContextSource, type NO_PERMISSION_REQUIRED, type PermissionHook, type PermissionHookName, type PermitsOptions } from './permits.js'
-import type { PermitsResult } from './policy.js'
+import type { AuthFailure } from './policies/auth-failure.js'
+import { buildChallenges } from './authz/permits.js'
+import type { JwtClaims } from './tokens/claims.js'
+import { kRegisterPolicy, kSecurityCore, type RegisteringPolicy, type SecurityCore } from './policies/core.js'
+import { identityHook } from './policies/identity-hook.js'
+import { buildKeyRing } from './keys/key-ring.js'
+import { resolveOptions, type JwtSecurityOptions } from './config/options.js'
+import { PermissionChecker, type ContextSource, type NO_PERMISSION_REQUIRED, type PermissionHook, type PermissionHookName, type PermitsOptions } from './authz/permits.js'
+import type { PermitsResult } from './policies/policy.js'
 import { RevocationGuard } from './revocation/guard.js'
-import { MAX_TOKEN_LIFETIME, TokenService, type CreateTokenOptions } from './tokens.js'
-import { toUserid } from './userid.js'
+import { MAX_TOKEN_LIFETIME, TokenService, type CreateTokenOptions } from './tokens/tokens.js'
+import { toUserid } from './tokens/claims.js'
 import { documentSecurity } from './openapi.js'
 import { NoRevocationStoreError } from './errors.js'
-import type { Authenticated, Everyone } from './principals.js'
-
-/**
- * Permissions an app declares to get compile-time checked permission names.
- * @example
- * ```ts
- * declare module 'fastify-jwt-security' {
- *   interface Permissions { view: true, edit: true }
- * }
- * app.permits('veiw') // compile error
- * ```
- */
-export interface Permissions {}
-
-/**
- * Types an app declares for its identity and claims. They are types only: nothing checks at run
- * time that a token carries the declared claims, so validate them in the `callback` (or the
- * identity of a custom policy) when clients other than this app mint tokens.
- * @example
- * ```ts
- * declare module 'fastify-jwt-security' {
- *   interface SecurityTypes { identity: User, claims: { roles: string[] } }
- * }
- * ```
- */
-export interface SecurityTypes {}
-
-/**
- * A permission name: any string, or one of the declared {@link Permissions}. With declared
- * permissions, `Everyone` and `Authenticated` stay valid too: the built-in policies' default rule
- * grants a permission equal to one of the request's principals.
- * @example
- * ```ts
- * import type { Permission } from 'fastify-jwt-security'
- *
- * function requireAll (...permissions: Permission[]) {
- *   return permissions.map((permission) => app.permits(permission))
- * }
- * app.delete('/articles/:id', { preHandler: requireAll('edit', 'delete') }, deleteArticle)
- * ```
- */
-export type Permission = [keyof Permissions] extends [never] ? string : Extract<keyof Permissions, string> | typeof Everyone | typeof Authenticated
-
-/**
- * The type of `request.identity` when not null: the declared one, else {@link JwtIdentity}.
- * @example
- * ```ts
- * import type { Identity } from 'fastify-jwt-security'
- *
- * // With no identity declared in SecurityTypes, this is a JwtIdentity.
- * function isAdmin (identity: Identity | null): boolean {
- *   return identity?.principals.includes('role:admin') ?? false
- * }
- * ```
- */
-export type Identity = SecurityTypes extends { identity: infer I } ? I : JwtIdentity
-
-/**
- * A type whose every level is read-only, as the frozen claims are at run time.
- * @example
- * ```ts
- * import type { DeepReadonly } from 'fastify-jwt-security'
- *
- * type Profile = DeepReadonly<{ roles: string[], address: { city: string } }>
- * declare const profile: Profile
- * profile.roles.push('role:admin') // compile error: the array is read-only
- * ```
- */
-export type DeepReadonly<T> = T extends ReadonlyArray<infer U>
-  ? ReadonlyArray<DeepReadonly<U>>
-  : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T
-
-/**
- * The type of `request.jwtClaims` when not null: {@link JwtClaims} and the declared claims, read-only.
- * @example
- * ```ts
- * import type { Claims } from 'fastify-jwt-security'
- *
- * declare module 'fastify-jwt-security' {
- *   interface SecurityTypes { claims: { roles: string[] } }
- * }
- * const rolesOf = (claims: Claims | null): readonly string[] => claims?.roles ?? []
- * ```
- */
-export type Claims = SecurityTypes extends { claims: infer C } ? JwtClaims & DeepReadonly<C> : JwtClaims
+import type { Claims, Identity, Permission } from './types.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -239,35 +154,36 @@ const jwtSecurity = fp(plugin, { fastify: '5.x', name: 'fastify-jwt-security' })
 export default jwtSecurity
 export { jwtSecurity }
 
-export type { JwtSecurityOptions } from './options.js'
-export type { AuthFailure } from './auth-failure.js'
-export type { JwtClaims, ClaimEncoder } from './claims.js'
-export type { IdentityCallback } from './core.js'
-export type { Duration } from './durations.js'
-export type { Algorithm, AsymmetricAlgorithm, Secret, AsymmetricKey } from './keys.js'
-export type { KeySpec } from './key-ring.js'
-export { fromSettings, fromEnv, SETTING_NAMES } from './settings.js'
-export type { SettingsSourceOptions } from './settings.js'
-export type { JwksOptions } from './remote-jwks.js'
-export type { PermitsOptions, PermissionHook, PermissionHookName, ContextSource } from './permits.js'
-export { NO_PERMISSION_REQUIRED } from './permits.js'
-export { ACLHelper, ACLAllowed, ACLDenied, Allow, Deny, ALL_PERMISSIONS, DENY_ALL, AllPermissionsList, DEFAULT_DENY, NO_ACL_FOUND } from './acl.js'
-export type { ACE, ACL, AcePermissions, Resource } from './acl.js'
-export type { CreateTokenOptions } from './tokens.js'
-export type { TokenCacheOptions } from './token-cache.js'
-export type { JwtIdentity, Credential, MalformedCredential } from './jwt-policy.js'
-export type { JwtHeaderPolicyOptions } from './header-policy.js'
-export type { SecurityPolicy, MaybePromise } from './policy.js'
-export { Allowed, Denied, PermitsResult } from './policy.js'
-export { JwtPolicy } from './jwt-policy.js'
-export { JwtHeaderPolicy } from './header-policy.js'
-export { JwtCookiePolicy, encodePyramidCookie, decodePyramidCookie } from './cookie-policy.js'
-export type { JwtCookiePolicyOptions, CsrfOptions, ReissueHook } from './cookie-policy.js'
-export { PolicyChain } from './policy-chain.js'
+export type { JwtSecurityOptions } from './config/options.js'
+export type { AuthFailure } from './policies/auth-failure.js'
+export type { JwtClaims, ClaimEncoder } from './tokens/claims.js'
+export type { IdentityCallback } from './policies/core.js'
+export type { Duration } from './config/option-checks.js'
+export type { Algorithm, AsymmetricAlgorithm, Secret, AsymmetricKey } from './keys/keys.js'
+export type { KeySpec } from './keys/key-ring.js'
+export { fromSettings, fromEnv, SETTING_NAMES } from './config/settings.js'
+export type { SettingsSourceOptions } from './config/settings.js'
+export type { JwksOptions } from './keys/remote-jwks.js'
+export type { PermitsOptions, PermissionHook, PermissionHookName, ContextSource } from './authz/permits.js'
+export { NO_PERMISSION_REQUIRED } from './authz/permits.js'
+export { ACLHelper, ACLAllowed, ACLDenied, Allow, Deny, ALL_PERMISSIONS, DENY_ALL, AllPermissionsList, DEFAULT_DENY, NO_ACL_FOUND } from './authz/acl.js'
+export type { ACE, ACL, AcePermissions, Resource } from './authz/acl.js'
+export type { CreateTokenOptions } from './tokens/tokens.js'
+export type { TokenCacheOptions } from './tokens/token-cache.js'
+export type { Credential, MalformedCredential } from './policies/jwt-policy.js'
+export type { Permissions, SecurityTypes, Permission, Identity, DeepReadonly, Claims, JwtIdentity } from './types.js'
+export type { JwtHeaderPolicyOptions } from './policies/header-policy.js'
+export type { SecurityPolicy, MaybePromise } from './policies/policy.js'
+export { Allowed, Denied, PermitsResult } from './policies/policy.js'
+export { JwtPolicy } from './policies/jwt-policy.js'
+export { JwtHeaderPolicy } from './policies/header-policy.js'
+export { JwtCookiePolicy, encodePyramidCookie, decodePyramidCookie } from './policies/cookie-policy.js'
+export type { JwtCookiePolicyOptions, CsrfOptions, ReissueHook } from './policies/cookie-policy.js'
+export { PolicyChain } from './policies/policy-chain.js'
 export { MemoryRevocationStore } from './revocation/memory-store.js'
 export type { MemoryRevocationStoreOptions } from './revocation/memory-store.js'
 export { RedisRevocationStore } from './revocation/redis-store.js'
 export type { RedisRevocationStoreOptions, RedisClientLike } from './revocation/redis-store.js'
 export type { RevocationStore, RevocationQuery, RevokedToken, RevokedSession, RevokedSubject } from './revocation/store.js'
-export { Everyone, Authenticated } from './principals.js'
+export { Everyone, Authenticated } from './authz/principals.js'
 export * as errors from './errors.js'

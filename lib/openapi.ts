@@ -1,9 +1,9 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import { JwtCookiePolicy } from './cookie-policy.js'
-import { JwtHeaderPolicy } from './header-policy.js'
-import { permissionOfHook } from './permits.js'
-import { PolicyChain } from './policy-chain.js'
-import type { SecurityPolicy } from './policy.js'
+import { JwtCookiePolicy } from './policies/cookie-policy.js'
+import { JwtHeaderPolicy } from './policies/header-policy.js'
+import { permissionOfHook } from './authz/permits.js'
+import { PolicyChain } from './policies/policy-chain.js'
+import type { SecurityPolicy } from './policies/policy.js'
 
 // @fastify/swagger, when the app registers it, documents the routes' permissions: a security scheme
 // per credential transport of the policy and a `security` requirement per route that has a

@@ -2,10 +2,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { COOKIE_POLICY_OPTION_NAMES, CSRF_OPTION_NAMES } from '../lib/cookie-policy.js'
+import { COOKIE_POLICY_OPTION_NAMES, CSRF_OPTION_NAMES } from '../lib/policies/cookie-policy.js'
 import * as errors from '../lib/errors.js'
 import { errorCodes } from '../lib/errors.js'
-import { OPTION_NAMES } from '../lib/options.js'
+import { OPTION_NAMES } from '../lib/config/options.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const read = (path: string): string => readFileSync(join(root, path), 'utf8')

@@ -1,9 +1,9 @@
 import type { FastifyRequest } from 'fastify'
-import type { JwtClaims } from '../claims.js'
+import type { JwtClaims } from '../tokens/claims.js'
 import { InvalidClaimsError, InvalidOptionError, RevocationFailedError, RevocationUnavailableError } from '../errors.js'
 import { OutageLog } from '../outage-log.js'
-import { isPromiseLike } from '../promise-like.js'
-import { toUserid } from '../userid.js'
+import { isPromiseLike } from '../policies/policy.js'
+import { toUserid } from '../tokens/claims.js'
 import type { RevocationQuery, RevocationStore } from './store.js'
 
 /** What the guard needs of the plugin's settings. */

@@ -1,5 +1,5 @@
 import { InvalidOptionError, RevocationStoreFullError } from '../errors.js'
-import { checkKnownOptions } from '../known-options.js'
+import { checkKnownOptions } from '../config/option-checks.js'
 import { sessionKey, subjectKey, tokenKey, type RevocationQuery, type RevocationStore, type RevokedSession, type RevokedSubject, type RevokedToken } from './store.js'
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(['maxEntries', 'now'])

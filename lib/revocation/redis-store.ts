@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { toSeconds, type Duration } from '../durations.js'
+import { toSeconds, type Duration } from '../config/option-checks.js'
 import { InvalidOptionError } from '../errors.js'
-import { checkKnownOptions } from '../known-options.js'
+import { checkKnownOptions } from '../config/option-checks.js'
 import { sessionKey, subjectKey, tokenKey, type RevocationQuery, type RevocationStore, type RevokedSession, type RevokedSubject, type RevokedToken } from './store.js'
 
 /**

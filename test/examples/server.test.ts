@@ -144,7 +144,7 @@ t.test('the example app redacts tokens sent in a URL from its request log, and n
 })
 
 t.test('README.md lists every route of the example app', async (t) => {
-  const root = new URL('../../', import.meta.url)
+  const root = new URL('../..', import.meta.url)
   const [app, readme] = await Promise.all([readFile(new URL('examples/app.js', root), 'utf8'), readFile(new URL('README.md', root), 'utf8')])
   const section = readme.slice(readme.indexOf('## The example app'), readme.indexOf('\n## ', readme.indexOf('## The example app') + 1))
   const routes = [...app.matchAll(/app\.(get|post|put|patch|delete)\('([^']+)'/g)].map((match) => `${(match[1] as string).toUpperCase()} ${match[2] as string}`)

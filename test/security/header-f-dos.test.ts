@@ -6,7 +6,7 @@ import {
   AUDIENCE, b64u, buildChainHarness, buildHarness, claims, countCalls, CountingHeaderPolicy, eachConfig, expectCfg, expectOutcome, header, httpGet,
   ISSUER, jws, listen, makeConfig, NOW, NOW_MS, segments, signed, tokenOfLength, validToken, workFor, type Config, type Harness
 } from './helpers.js'
-import { fingerprintOf } from '../../lib/token-cache.js'
+import { fingerprintOf } from '../../lib/tokens/token-cache.js'
 import { rsaPublicKeyOfSize } from './key-encodings.js'
 
 /** Refused with `reason`, with no signature verification (and, when `parses` is 0, no JSON parsing). */

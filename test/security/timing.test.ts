@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import Fastify from 'fastify'
 import t from 'tap'
-import { buildKeyRing } from '../../lib/key-ring.js'
-import { TokenService } from '../../lib/tokens.js'
+import { buildKeyRing } from '../../lib/keys/key-ring.js'
+import { TokenService } from '../../lib/tokens/tokens.js'
 import jwtSecurity, { JwtCookiePolicy } from '../../lib/index.js'
 
 // G5: checking an invalid token must not be measurably faster when it is "almost right". The

@@ -14,7 +14,7 @@ import { scanAtExit, scanBeforeTapEnds, type TapRoot } from './capture.js'
 register('./redirect-fastify.mjs', import.meta.url, {
   data: {
     wrapper: new URL('./fastify.ts', import.meta.url).href,
-    root: new URL('../../', import.meta.url).href
+    root: new URL('../..', import.meta.url).href
   }
 })
 

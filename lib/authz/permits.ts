@@ -1,0 +1,331 @@
+import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import {
+  ForbiddenError, InvalidOptionError, InvalidRequestError, InvalidTokenError, NoCredentialsError, TokenExpiredError
+} from '../errors.js'
+import { policyFailure } from '../policies/identity-hook.js'
+import { isPromiseLike, toPermitsResult, type PermitsResult, type SecurityPolicy } from '../policies/policy.js'
+
+/**
+ * The permission that opts a route out of `defaultPermission` (Pyramid's
+ * `NO_PERMISSION_REQUIRED`): `config: { permission: NO_PERMISSION_REQUIRED }`.
+ * @example
+ * ```ts
+ * import jwtSecurity, { NO_PERMISSION_REQUIRED } from 'fastify-jwt-security'
+ *
+ * await app.register(jwtSecurity, { secret: process.env.JWT_SECRET, defaultPermission: 'view' })
+ * app.get('/health', { config: { permission: NO_PERMISSION_REQUIRED } }, async () => 'ok')
+ * ```
+ */
+export const NO_PERMISSION_REQUIRED = '__no_permission_required__'
+
+/**
+ * Where a permission check finds its context: a value (any but undefined, which means "the
+ * default"), or a function of the request (may be async). The same for `config.context` and for
+ * `app.permits()`'s `context` option.
+ * @example
+ * ```ts
+ * import type { ContextSource } from 'fastify-jwt-security'
+ *
+ * const article: ContextSource = async (request) => await loadArticle((request.params as { id: string }).id)
+ * app.put('/articles/:id', { preHandler: app.permits('edit', { context: article }) }, updateArticle)
+ * ```
+ */
+export type ContextSource = ((request: FastifyRequest) => unknown) | NonNullable<unknown> | null
+
+/**
+ * The hook a route's declared permission is checked in.
+ * @example
+ * ```ts
+ * import type { FastifyRequest } from 'fastify'
+ * import type { PermissionHookName } from 'fastify-jwt-security'
+ *
+ * // The context reads the parsed body, which onRequest (the default) runs before.
+ * const permissionHook: PermissionHookName = 'preHandler'
+ * const context = (request: FastifyRequest) => loadArticle((request.body as { id: string }).id)
+ * app.post('/articles/move', { config: { permission: 'edit', context, permissionHook } }, moveArticle)
+ * ```
+ */
+export type PermissionHookName = 'onRequest' | 'preHandler'
+
+/**
+ * Options of `app.permits()`.
+ * @example
+ * ```ts
+ * import type { PermitsOptions } from 'fastify-jwt-security'
+ *
+ * const ownArticle: PermitsOptions = { context: (request) => loadArticle((request.params as { id: string }).id) }
+ * app.put('/articles/:id', { preHandler: app.permits('edit', ownArticle) }, updateArticle)
+ * ```
+ */
+export interface PermitsOptions {
+  /** The context handed to `policy.permits`; default: the route's `config.context`, else `rootFactory(request)`, else null. */
+  context?: ContextSource
+}
+
+type Done = (error?: Error) => void
+
+/**
+ * A route hook that lets the request through or answers 401, 400 or 403: a Fastify hook with
+ * `done`, or, called with the request and reply only, a function returning a promise.
+ * @example
+ * ```ts
+ * import type { PermissionHook } from 'fastify-jwt-security'
+ *
+ * const canEdit: PermissionHook = app.permits('edit')
+ * app.put('/articles/:id', { preHandler: canEdit }, updateArticle)
+ * // Without done, as @fastify/auth calls it: rejects with the 401, 400 or 403 error.
+ * app.post('/drafts', async (request, reply) => { await canEdit(request, reply); return saveDraft(request) })
+ * ```
+ */
+export interface PermissionHook {
+  (request: FastifyRequest, reply: FastifyReply, done: Done): void
+  (request: FastifyRequest, reply: FastifyReply): Promise<void>
+}
+
+/** What the permission checks of one registration need, resolved at register time. */
+export interface PermissionSettings {
+  readonly policy: SecurityPolicy
+  readonly challenges: Challenges
+  readonly rootFactory: ((request: FastifyRequest) => unknown) | null
+  readonly defaultPermission: string | null
+  readonly debugAuthorization: boolean
+}
+
+const kPermission = Symbol('fastify-jwt-security.permission')
+const kRootContext = Symbol('fastify-jwt-security.rootContext')
+const HOOK_NAMES: ReadonlySet<unknown> = new Set(['onRequest', 'preHandler'])
+const ROUTE_HOOKS = ['onRequest', 'preParsing', 'preValidation', 'preHandler'] as const
+
+type TaggedHook = PermissionHook & { [kPermission]?: { permission: string, options: PermitsOptions } }
+type ContextResolver = (request: FastifyRequest) => unknown
+/** What a permission check reads of a route's config. */
+interface RouteConfig { context?: unknown }
+
+/** The permission checks of one registration: the route hooks and `request.hasPermission`. */
+export class PermissionChecker {
+  readonly #settings: PermissionSettings
+
+  constructor (settings: PermissionSettings) {
+    this.#settings = settings
+  }
+
+  /** The request decoration that memoises the root factory's context. */
+  static readonly rootContextKey = kRootContext
+
+  /** What the policy says of `permission` on `context` (default: the route's, else the root factory's). */
+  async check (request: FastifyRequest, permission: string, context?: unknown): Promise<PermitsResult> {
+    return await this.evaluate(request, permission, context)
+  }
+
+  /**
+   * As {@link check}, synchronously when the context and the policy answer synchronously.
+   * `defaultContext` gives the context when none is given.
+   */
+  evaluate (request: FastifyRequest, permission: string, context: unknown, defaultContext: ContextResolver = this.#requestDefault): PermitsResult | Promise<PermitsResult> {
+    const resolved = context === undefined ? defaultContext(request) : context
+    return isPromiseLike(resolved)
+      ? Promise.resolve(resolved).then((value) => this.#decide(request, permission, value))
+      : this.#decide(request, permission, resolved)
+  }
+
+  /**
+   * A hook for `preHandler` or `onRequest` that requires `permission`. It is written with `done`
+   * so that a decision made synchronously (a cached token, a policy that does not wait) costs no
+   * promise; called without `done`, it returns a promise, for compositions such as @fastify/auth.
+   * `route` is the config of the route the hook belongs to, when known: its default context is
+   * then found once, here, rather than on every request.
+   */
+  hook (permission: string, options: PermitsOptions = {}, route?: RouteConfig): PermissionHook {
+    if (typeof permission !== 'string' || permission.length === 0) {
+      throw new TypeError('app.permits() needs a permission name')
+    }
+    const source = options.context
+    const contextOf = source === undefined
+      ? () => undefined
+      : typeof source === 'function' ? source as ContextResolver : () => source
+    const defaultContext = route === undefined ? this.#requestDefault : this.#routeDefault(route)
+    const checker = this
+
+    function run (request: FastifyRequest, reply: FastifyReply, done: Done): void {
+      let result: PermitsResult | Promise<PermitsResult>
+      try {
+        const context = contextOf(request)
+        result = isPromiseLike(context)
+          ? Promise.resolve(context).then((value) => checker.evaluate(request, permission, value, defaultContext))
+          : checker.evaluate(request, permission, context, defaultContext)
+      } catch (error) {
+        done(policyFailure(request, error))
+        return
+      }
+      if (!isPromiseLike(result)) {
+        settle(checker, request, reply, result, done)
+        return
+      }
+      result.then((value) => settle(checker, request, reply, value, done), (error: unknown) => done(policyFailure(request, error)))
+    }
+
+    const checkPermission = function checkPermission (request: FastifyRequest, reply: FastifyReply, done?: Done): void | Promise<void> {
+      if (done !== undefined) return run(request, reply, done)
+      return new Promise<void>((resolve, reject) => run(request, reply, (error) => { if (error === undefined) resolve(); else reject(error) }))
+    } as TaggedHook
+    checkPermission[kPermission] = { permission, options }
+    return checkPermission
+  }
+
+  /**
+   * Adds the check of a route's `config.permission` (or of `defaultPermission` when the route
+   * declares none, neither in its config nor with an `app.permits()` hook), in onRequest before
+   * the body is read, or in preHandler when `config.permissionHook` says so.
+   */
+  addRouteHook (route: RouteOptions): void {
+    const config = (route.config ?? {}) as RouteConfig & { permission?: unknown, permissionHook?: unknown }
+    const declared = bindPermissionHooks(this, route, config)
+    let permission = config.permission
+    if (permission === undefined) {
+      if (this.#settings.defaultPermission === null || declared) return
+      permission = this.#settings.defaultPermission
+    }
+    if (typeof permission !== 'string') throw new TypeError(`route ${route.url}: config.permission must be a string`)
+    if (permission === NO_PERMISSION_REQUIRED) return
+    const hookName = config.permissionHook ?? 'onRequest'
+    if (!HOOK_NAMES.has(hookName)) throw new TypeError(`route ${route.url}: config.permissionHook must be 'onRequest' or 'preHandler'`)
+    const hook = this.hook(permission, {}, config)
+    const name = hookName as PermissionHookName
+    const existing = route[name] as PermissionHook | PermissionHook[] | undefined
+    route[name] = existing === undefined ? [hook] : [existing, hook].flat()
+  }
+
+  // A hook that does not know its route (request.hasPermission, a hook used outside a route's
+  // options) reads the route's config on each call: request.routeOptions builds an object each time.
+  readonly #requestDefault: ContextResolver = (request) =>
+    this.#defaultContext(request, (request.routeOptions.config as RouteConfig).context)
+
+  #routeDefault (route: RouteConfig): ContextResolver {
+    const { context } = route
+    if (context !== undefined) return typeof context === 'function' ? context as ContextResolver : () => context
+    if (this.#settings.rootFactory === null) return () => null
+    return (request) => this.#defaultContext(request, undefined)
+  }
+
+  #defaultContext (request: FastifyRequest, routeContext: unknown): unknown {
+    if (routeContext !== undefined) return typeof routeContext === 'function' ? (routeContext as ContextResolver)(request) : routeContext
+    const { rootFactory } = this.#settings
+    if (rootFactory === null) return null
+    // Once per request, however many checks: the first call's value (or promise) is kept.
+    const memo = request as unknown as Record<symbol, unknown>
+    if (memo[kRootContext] === null) memo[kRootContext] = rootFactory(request)
+    return memo[kRootContext]
+  }
+
+  #decide (request: FastifyRequest, permission: string, context: unknown): PermitsResult | Promise<PermitsResult> {
+    const answer = this.#settings.policy.permits(request, context ?? null, permission)
+    return isPromiseLike(answer)
+      ? Promise.resolve(answer).then((value) => this.#result(request, permission, value))
+      : this.#result(request, permission, answer)
+  }
+
+  #result (request: FastifyRequest, permission: string, answer: unknown): PermitsResult {
+    const result = toPermitsResult(answer, permission)
+    if (this.#settings.debugAuthorization) logDecision(request, permission, result)
+    return result
+  }
+
+  /** The error a refused request gets. RFC 6750 §3 and RFC 9110 §15.5: 401 asks for (other) credentials, 403 refuses these ones. */
+  denial (request: FastifyRequest, reply: FastifyReply): Error {
+    if (request.isAuthenticated) return new ForbiddenError()
+    const failure = request.authFailure
+    const challenges = this.#settings.challenges
+    if (failure === null) {
+      addChallenge(reply, challenges.bare)
+      return new NoCredentialsError()
+    }
+    if (failure.error === 'invalid_request') {
+      addChallenge(reply, challenges.invalidRequest)
+      return new InvalidRequestError()
+    }
+    if (failure.reason === 'token_expired') {
+      addChallenge(reply, challenges.expired)
+      return new TokenExpiredError()
+    }
+    addChallenge(reply, challenges.invalidToken)
+    return new InvalidTokenError()
+  }
+}
+
+// A challenge that another check of the request already set (one composed with @fastify/auth, say)
+// is kept next to the plugin's: RFC 9110 §11.6.1 lets a 401 offer several. The plugin's is sent once.
+function addChallenge (reply: FastifyReply, challenge: string): void {
+  const existing = reply.getHeader('www-authenticate')
+  if (existing === undefined) {
+    reply.header('www-authenticate', challenge)
+    return
+  }
+  const values = [existing].flat().map(String)
+  if (!values.includes(challenge)) reply.header('www-authenticate', [...values, challenge])
+}
+
+/** The permission a hook made by `app.permits()` or `config.permission` checks; undefined for another function. */
+export function permissionOfHook (hook: unknown): string | undefined {
+  return (hook as TaggedHook | null | undefined)?.[kPermission]?.permission
+}
+
+function settle (checker: PermissionChecker, request: FastifyRequest, reply: FastifyReply, result: PermitsResult, done: Done): void {
+  if (result.allowed) done()
+  else done(checker.denial(request, reply))
+}
+
+// The app.permits() hooks of a route learn the route they belong to: their default context is
+// then resolved once. True when the route has one, which declares its permission.
+function bindPermissionHooks (checker: PermissionChecker, route: RouteOptions, config: RouteConfig): boolean {
+  let found = false
+  for (const name of ROUTE_HOOKS) {
+    const hooks = route[name] as TaggedHook | TaggedHook[] | undefined
+    if (hooks === undefined) continue
+    const bound = [hooks].flat().map((hook) => {
+      const tag = hook[kPermission]
+      if (tag === undefined) return hook
+      found = true
+      return checker.hook(tag.permission, tag.options, config)
+    })
+    if (found) route[name] = bound as never
+  }
+  return found
+}
+
+// pyramid.debug_authorization: the decision and why, never the credential.
+function logDecision (request: FastifyRequest, permission: string, result: PermitsResult): void {
+  const principals = (request.identity as { principals?: unknown } | null)?.principals
+  request.log.info({
+    authorization: {
+      method: request.method,
+      route: request.routeOptions.url,
+      permission,
+      userid: request.authenticatedUserid,
+      principals: Array.isArray(principals) ? principals : null,
+      allowed: result.allowed
+    }
+  }, result.msg)
+}
+
+/** The WWW-Authenticate values of one registration, built once (RFC 6750 §3). */
+export interface Challenges {
+  /** No credentials were sent: no error attribute (§3.1). */
+  readonly bare: string
+  readonly invalidToken: string
+  readonly expired: string
+  readonly invalidRequest: string
+}
+
+const SCHEME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/** The challenges for `scheme` and `realm`; both were validated, and no request text ever enters them. */
+export function buildChallenges (scheme: string, realm: string): Challenges {
+  if (!SCHEME.test(scheme)) throw new InvalidOptionError('policy', 'challengeScheme must be an HTTP authentication scheme name')
+  const bare = `${scheme} realm="${realm}"`
+  return Object.freeze({
+    bare,
+    invalidToken: `${bare}, error="invalid_token", error_description="The access token is invalid"`,
+    expired: `${bare}, error="invalid_token", error_description="The access token expired"`,
+    invalidRequest: `${bare}, error="invalid_request", error_description="The authorization request is malformed"`
+  })
+}

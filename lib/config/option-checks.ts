@@ -1,0 +1,40 @@
+import { InvalidOptionError } from '../errors.js'
+
+const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }
+const DURATION = /^(\d{1,9})(s|m|h|d|w)$/
+
+/**
+ * A duration given as seconds or as a string like `'90s'`, `'15m'`, `'2h'`, `'7d'`, `'1w'`.
+ * Strings are strict on purpose: `'1 hour'`, `'1.5h'` and `'-1h'` are mistakes, not durations.
+ * @example
+ * ```ts
+ * import jwtSecurity, { type Duration } from 'fastify-jwt-security'
+ *
+ * const expiresIn: Duration = process.env.TOKEN_LIFETIME ?? '15m' // or 900
+ * await app.register(jwtSecurity, { secret: process.env.JWT_SECRET, expiresIn, leeway: 30 })
+ * ```
+ */
+export type Duration = number | string
+
+/** Seconds in `value`; throws a coded error naming `option` for anything but a finite, non-negative duration. */
+export function toSeconds (option: string, value: unknown): number {
+  if (typeof value === 'number') {
+    if (Number.isFinite(value) && value >= 0) return value
+    throw new InvalidOptionError(option, 'expected a finite number of seconds, 0 or more')
+  }
+  if (typeof value === 'string') {
+    const match = DURATION.exec(value)
+    if (match !== null) return Number(match[1]) * (UNIT_SECONDS[match[2] as string] as number)
+  }
+  throw new InvalidOptionError(option, 'expected seconds or a duration such as "90s", "15m", "2h", "7d"')
+}
+
+/** Refuses an options object that is not an object or has a key outside `names`: typos fail loudly. */
+export function checkKnownOptions (options: unknown, names: ReadonlySet<string>, prefix = ''): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError(prefix === '' ? 'options' : prefix.slice(0, -1), 'expected an object')
+  }
+  for (const name of Object.keys(options)) {
+    if (!names.has(name)) throw new InvalidOptionError(`${prefix}${name}`, 'unknown option')
+  }
+}

@@ -1,0 +1,148 @@
+import type { FastifyRequest } from 'fastify'
+import { coreOf } from './core.js'
+import { headerPolicyRememberWarning, InvalidOptionError } from '../errors.js'
+import { JwtPolicy, type Credential, type MalformedCredential } from './jwt-policy.js'
+import { checkKnownOptions } from '../config/option-checks.js'
+
+/**
+ * Transport options of {@link JwtHeaderPolicy}; token settings come from the plugin options.
+ * @example
+ * ```ts
+ * import jwtSecurity, { JwtHeaderPolicy, type JwtHeaderPolicyOptions } from 'fastify-jwt-security'
+ *
+ * // Behind a gateway that forwards the bare token in a header of its own (no scheme: authType
+ * // applies to the Authorization header only).
+ * const transport: JwtHeaderPolicyOptions = { header: 'X-Forwarded-Access-Token' }
+ * await app.register(jwtSecurity, { secret, policy: new JwtHeaderPolicy(transport) })
+ * ```
+ */
+export interface JwtHeaderPolicyOptions {
+  /**
+   * The header that carries the token. With `Authorization` (the default) the value is
+   * `<authType> <token>`; any other header carries the bare token.
+   */
+  header?: string
+  /**
+   * The scheme of the Authorization header, matched case-insensitively: `'Bearer'` (default) or
+   * pyramid_jwt's `'JWT'`, which also accepts pyramid_jwtauth's `JWT token="<token>"` form.
+   */
+  authType?: string
+}
+
+/** The name of every JwtHeaderPolicy option, for validation and for the docs test. */
+export const HEADER_POLICY_OPTION_NAMES: ReadonlySet<string> = new Set(['header', 'authType'])
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const SPACE = 0x20
+const TAB = 0x09
+
+const malformed = (reason: string): MalformedCredential => Object.freeze({ error: 'invalid_request', reason })
+const CREDENTIALS_MISSING = malformed('credentials_missing')
+const HEADER_MALFORMED = malformed('header_malformed')
+const HEADER_DUPLICATED = malformed('header_duplicated')
+
+/**
+ * The header JWT policy: `Authorization: Bearer <jwt>` by default.
+ * `reply.remember()` and `reply.forget()` do nothing here but warn once, as in pyramid_jwt: the
+ * client keeps the token that `request.createJwtToken()` returned.
+ * @example
+ * await app.register(jwtSecurity, { secret, policy: new JwtHeaderPolicy({ authType: 'JWT' }) })
+ */
+export class JwtHeaderPolicy extends JwtPolicy {
+  /** The header name, lower-cased. */
+  readonly header: string
+  /** The scheme, as configured; null when the token travels bare in a custom header. */
+  readonly authType: string | null
+  /** The scheme of the 401 challenge: `authType`, or `Bearer` for a custom header. */
+  readonly challengeScheme: string
+  /** Header tokens are kept by the client: a policy chain sends remember/forget elsewhere. */
+  readonly supportsRemember = false
+  readonly #scheme: string
+
+  constructor (options: JwtHeaderPolicyOptions = {}) {
+    super()
+    checkKnownOptions(options, HEADER_POLICY_OPTION_NAMES)
+    const { header = 'Authorization', authType = 'Bearer' } = options
+    if (typeof header !== 'string' || !TOKEN.test(header)) throw new InvalidOptionError('header', 'expected an HTTP header name')
+    if (typeof authType !== 'string' || !TOKEN.test(authType)) throw new InvalidOptionError('authType', 'expected an HTTP authentication scheme name')
+    this.header = header.toLowerCase()
+    this.authType = this.header === 'authorization' ? authType : null
+    this.challengeScheme = this.authType ?? 'Bearer'
+    this.#scheme = authType.toLowerCase()
+  }
+
+  protected readCredential (request: FastifyRequest): Credential {
+    const value = request.headers[this.header]
+    if (value === undefined) return null
+    if (typeof value !== 'string') return HEADER_DUPLICATED
+    if (this.authType === null) return readBareToken(value)
+    return this.#readAuthorization(value, request)
+  }
+
+  #readAuthorization (value: string, request: FastifyRequest): Credential {
+    const scheme = this.#scheme
+    const end = scheme.length
+    if (value.length < end || !startsWithIgnoringCase(value, scheme)) return null
+    if (value.length === end) return CREDENTIALS_MISSING
+    const separator = value.charCodeAt(end)
+    // "Bearer\t<t>" is a malformed Bearer header; "BearerX <t>" or "Bearer:<t>" is another scheme.
+    if (separator === TAB) return HEADER_MALFORMED
+    if (separator !== SPACE) return null
+    let start = end + 1
+    while (value.charCodeAt(start) === SPACE) start++
+    if (start === value.length) return CREDENTIALS_MISSING
+    let token = value.slice(start)
+    // RFC 6750 §2.1: credentials are `Bearer 1*SP b64token`. A space starts another part: a
+    // malformed request. Any other stray character, a tab included, makes a malformed token, which
+    // the strict token syntax refuses (401).
+    if (token.includes(' ')) return HEADER_MALFORMED
+    if (scheme === 'jwt' && token.startsWith('token=')) token = unquote(token.slice(6))
+    if (hasDuplicateAuthorization(request.raw.rawHeaders)) return HEADER_DUPLICATED
+    return token
+  }
+
+  /** Does nothing but warn once: a header policy has no state to set. */
+  remember (): void {
+    headerPolicyRememberWarning()
+  }
+
+  /**
+   * Does nothing here: with a revocation store, `reply.forget()` revokes the request's token;
+   * without one, it warns once that a header token outlives a logout.
+   */
+  forget (request: FastifyRequest): void {
+    if (coreOf(request).revocation === null) headerPolicyRememberWarning()
+  }
+}
+
+// RFC 9110 §11.1: the scheme is case-insensitive. `lowerScheme` is the lower-case scheme; only
+// ASCII capitals are lowered in `value`, without allocating a lower-cased copy of the header.
+function startsWithIgnoringCase (value: string, lowerScheme: string): boolean {
+  for (let index = 0; index < lowerScheme.length; index++) {
+    let code = value.charCodeAt(index)
+    if (code >= 0x41 && code <= 0x5A) code |= 0x20
+    if (code !== lowerScheme.charCodeAt(index)) return false
+  }
+  return true
+}
+
+function readBareToken (value: string): Credential {
+  if (value.length === 0) return CREDENTIALS_MISSING
+  // Node joins repeated custom headers with ", ": several tokens in one request.
+  if (value.includes(',')) return HEADER_DUPLICATED
+  return value
+}
+
+function unquote (value: string): string {
+  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value
+}
+
+// Node keeps only the first Authorization header of a request; rawHeaders still has them all.
+function hasDuplicateAuthorization (rawHeaders: string[]): boolean {
+  let seen = 0
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index] as string
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) return true
+  }
+  return false
+}
