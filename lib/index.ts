@@ -4,12 +4,11 @@ import type { JSONWebKeySet } from 'jose'
 import type { AuthFailure } from './policies/auth-failure.js'
 import { buildChallenges } from './authz/permits.js'
 import type { JwtClaims } from './tokens/claims.js'
-import { kRegisterPolicy, kSecurityCore, type RegisteringPolicy, type SecurityCore } from './policies/core.js'
 import { identityHook } from './policies/identity-hook.js'
 import { buildKeyRing } from './keys/key-ring.js'
 import { resolveOptions, type JwtSecurityOptions } from './config/options.js'
 import { PermissionChecker, type ContextSource, type NO_PERMISSION_REQUIRED, type PermissionHook, type PermissionHookName, type PermitsOptions } from './authz/permits.js'
-import type { PermitsResult } from './policies/policy.js'
+import type { PermitsResult, PolicyContext } from './policies/policy.js'
 import { RevocationGuard } from './revocation/guard.js'
 import { MAX_TOKEN_LIFETIME, TokenService, type CreateTokenOptions } from './tokens/tokens.js'
 import { toUserid } from './tokens/claims.js'
@@ -71,10 +70,9 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
   const keys = await buildKeyRing(settings, fastify.log)
   const tokens = new TokenService({ ...settings, keys })
   const { policy } = settings
-  const scheme = (policy as { challengeScheme?: unknown }).challengeScheme ?? 'Bearer'
   const checker = new PermissionChecker({
     policy,
-    challenges: buildChallenges(String(scheme), settings.realm),
+    challenges: buildChallenges(policy.challengeScheme ?? 'Bearer', settings.realm),
     rootFactory: settings.rootFactory,
     defaultPermission: settings.defaultPermission,
     debugAuthorization: settings.debugAuthorization
@@ -87,12 +85,11 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
       issuer: settings.issuer,
       maxLifetime: settings.maxTokenAge ?? (settings.expiresIn === null ? null : MAX_TOKEN_LIFETIME)
     })
-  const core: SecurityCore = Object.freeze({
-    tokens, policy, callback: settings.callback, principalClaims: settings.principalClaims, realm: settings.realm, revocation
+  const context: PolicyContext = Object.freeze({
+    tokens, callback: settings.callback, principalClaims: settings.principalClaims, realm: settings.realm, revocation
   })
 
-  fastify.decorate(kSecurityCore, core)
-  await (policy as Partial<RegisteringPolicy>)[kRegisterPolicy]?.(fastify, core)
+  await policy.register?.(fastify, context)
   fastify.decorate('permits', (permission: string, permitsOptions?: PermitsOptions) => checker.hook(permission, permitsOptions))
   fastify.decorate('jwks', () => keys.jwks())
   fastify.decorate('createJwtToken', (userid: unknown, extraClaims?: unknown, tokenOptions?: CreateTokenOptions) =>
@@ -157,7 +154,7 @@ export { jwtSecurity }
 export type { JwtSecurityOptions } from './config/options.js'
 export type { AuthFailure } from './policies/auth-failure.js'
 export type { JwtClaims, ClaimEncoder } from './tokens/claims.js'
-export type { IdentityCallback } from './policies/core.js'
+export type { IdentityCallback, PolicyContext, PolicyTokens, PolicyRevocation, SecurityScheme } from './policies/policy.js'
 export type { Duration } from './config/option-checks.js'
 export type { Algorithm, AsymmetricAlgorithm, Secret, AsymmetricKey } from './keys/keys.js'
 export type { KeySpec } from './keys/key-ring.js'

@@ -1,9 +1,6 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import { JwtCookiePolicy } from './policies/cookie-policy.js'
-import { JwtHeaderPolicy } from './policies/header-policy.js'
 import { permissionOfHook } from './authz/permits.js'
-import { PolicyChain } from './policies/policy-chain.js'
-import type { SecurityPolicy } from './policies/policy.js'
+import type { SecurityPolicy, SecurityScheme } from './policies/policy.js'
 
 // @fastify/swagger, when the app registers it, documents the routes' permissions: a security scheme
 // per credential transport of the policy and a `security` requirement per route that has a
@@ -22,21 +19,12 @@ const MARK = 'x-fastify-jwt-security'
 const ROUTE_HOOKS = ['onRequest', 'preParsing', 'preValidation', 'preHandler'] as const
 const kDocumenting = Symbol('fastify-jwt-security.openapi')
 
-type Scheme = Readonly<Record<string, string>>
-
-/** One credential transport of the policy, as a security scheme. */
-interface Transport {
-  readonly name: string
-  /** The OpenAPI 3 scheme. */
-  readonly openapi: Scheme
-  /** The Swagger 2.0 scheme, or null where 2.0 cannot describe the transport (a cookie). */
-  readonly swagger: Scheme | null
-}
+type Scheme = SecurityScheme['openapi']
 
 /** What a route's schema carries under {@link MARK}. */
 interface Mark {
   readonly permissions: readonly string[]
-  readonly transports: readonly Transport[]
+  readonly transports: readonly SecurityScheme[]
 }
 
 type Generate = (this: unknown, options?: { yaml?: unknown }) => unknown
@@ -56,11 +44,11 @@ export function documentSecurity (fastify: FastifyInstance, policy: SecurityPoli
   fastify.addHook('onReady', async () => { wrapGenerator(fastify) })
 }
 
-/** The transports of `policy` with unique scheme names: `bearerAuth`, `headerAuth`, `cookieAuth`. */
-function transportsOf (policy: SecurityPolicy): Transport[] {
-  const found: Transport[] = []
+/** The security schemes of `policy` (`bearerAuth`, `headerAuth`, `cookieAuth` for the built-in ones), under unique names. */
+function transportsOf (policy: SecurityPolicy): SecurityScheme[] {
+  const found: SecurityScheme[] = []
   const named = new Map<string, number>()
-  for (const transport of describe(policy)) {
+  for (const transport of policy.securitySchemes?.() ?? []) {
     const schemes = JSON.stringify([transport.openapi, transport.swagger])
     if (found.some((known) => JSON.stringify([known.openapi, known.swagger]) === schemes)) continue
     const count = (named.get(transport.name) ?? 0) + 1
@@ -70,31 +58,9 @@ function transportsOf (policy: SecurityPolicy): Transport[] {
   return found
 }
 
-function describe (policy: SecurityPolicy): Transport[] {
-  if (policy instanceof PolicyChain) return policy.policies.flatMap(describe)
-  if (policy instanceof JwtCookiePolicy) {
-    const csrf = policy.csrfHeader === null ? '' : `; unsafe requests (such as POST) must also send the ${policy.csrfHeader} header`
-    const openapi = { type: 'apiKey', in: 'cookie', name: policy.cookieName, description: `The session cookie set at login${csrf}` }
-    return [{ name: 'cookieAuth', openapi, swagger: null }]
-  }
-  if (policy instanceof JwtHeaderPolicy) {
-    const { header, authType } = policy
-    if (authType === null) {
-      const scheme = { type: 'apiKey', in: 'header', name: header, description: `A JWT, sent bare in the ${header} header` }
-      return [{ name: 'headerAuth', openapi: scheme, swagger: scheme }]
-    }
-    // The scheme is matched case-insensitively: 'bearer' is Bearer.
-    const bearer = authType.toLowerCase() === 'bearer'
-    const apiKey = { type: 'apiKey', in: 'header', name: 'Authorization', description: `A JWT, sent as "Authorization: ${bearer ? 'Bearer' : authType} <token>"` }
-    if (!bearer) return [{ name: 'headerAuth', openapi: apiKey, swagger: apiKey }]
-    return [{ name: 'bearerAuth', openapi: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, swagger: apiKey }]
-  }
-  return []
-}
-
 // Runs after the permission checks' onRoute hook: every check on the route (config.permission,
 // defaultPermission, app.permits() hooks) is then a hook tagged with its permission.
-function markRoute (route: RouteOptions, transports: readonly Transport[]): void {
+function markRoute (route: RouteOptions, transports: readonly SecurityScheme[]): void {
   const schema = route.schema as Json | undefined
   if (schema?.security !== undefined) return
   const permissions = new Set<string>()

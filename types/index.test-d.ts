@@ -4,7 +4,8 @@ import type { JSONWebKeySet } from 'jose'
 import jwtSecurity, {
   Allow, Allowed, Denied, Everyone, JwtHeaderPolicy, MemoryRevocationStore, RedisRevocationStore, fromEnv, fromSettings, SETTING_NAMES,
   type ContextSource, type RevocationStore, type TokenCacheOptions,
-  type JwtClaims, type JwtIdentity, type JwtSecurityOptions, type PermitsResult, type SecurityPolicy
+  type JwtClaims, type JwtIdentity, type JwtSecurityOptions, type PermitsResult, type SecurityPolicy,
+  type PolicyContext, type SecurityScheme
 } from 'fastify-jwt-security'
 
 const app = Fastify()
@@ -36,6 +37,27 @@ const policy: SecurityPolicy<{ id: string }> = {
   forget: async () => {}
 }
 expectAssignable<SecurityPolicy>(new JwtHeaderPolicy({ authType: 'JWT' }))
+
+// The optional members of the contract: what the plugin may ask of any policy.
+const transport: SecurityScheme = { name: 'apiTokenAuth', openapi: { type: 'apiKey', in: 'header', name: 'X-Api-Token' }, swagger: null }
+const full: SecurityPolicy<string> = {
+  identity: async () => 'svc',
+  permits: () => true,
+  remember: () => {},
+  forget: () => {},
+  register: async (fastify, context) => {
+    expectType<PolicyContext>(context)
+    expectType<Promise<JwtClaims>>(context.tokens.verifyAnew('a.b.c'))
+    expectType<Promise<string>>(context.tokens.sign('svc', { scope: 'read' }))
+    expectType<number | null>(context.tokens.expiresIn)
+    fastify.addHook('onRequest', async () => {})
+  },
+  challengeScheme: 'Token',
+  supportsRemember: false,
+  securitySchemes: () => [transport]
+}
+expectAssignable<SecurityPolicy>(full)
+expectError<SecurityPolicy>({ ...full, challengeScheme: 42 })
 expectType<false>(new Denied('no').allowed)
 await app.register(jwtSecurity, { secret: 'x'.repeat(64), policy })
 

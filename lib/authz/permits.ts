@@ -319,8 +319,8 @@ export interface Challenges {
 const SCHEME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 /** The challenges for `scheme` and `realm`; both were validated, and no request text ever enters them. */
-export function buildChallenges (scheme: string, realm: string): Challenges {
-  if (!SCHEME.test(scheme)) throw new InvalidOptionError('policy', 'challengeScheme must be an HTTP authentication scheme name')
+export function buildChallenges (scheme: unknown, realm: string): Challenges {
+  if (typeof scheme !== 'string' || !SCHEME.test(scheme)) throw new InvalidOptionError('policy', 'challengeScheme must be an HTTP authentication scheme name')
   const bare = `${scheme} realm="${realm}"`
   return Object.freeze({
     bare,

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { ClaimEncoder } from '../tokens/claims.js'
-import type { IdentityCallback } from '../policies/core.js'
+import type { IdentityCallback } from '../policies/policy.js'
 import { toSeconds, type Duration } from './option-checks.js'
 import { InvalidOptionError } from '../errors.js'
 import { JwtHeaderPolicy } from '../policies/header-policy.js'

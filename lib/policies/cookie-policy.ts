@@ -3,10 +3,10 @@ import fastifyCookie, { type CookieSerializeOptions } from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthFailure } from './auth-failure.js'
 import type { JwtClaims } from '../tokens/claims.js'
-import { coreOf, kRegisterPolicy, type RegisteringPolicy, type SecurityCore } from './core.js'
 import { toSeconds, type Duration } from '../config/option-checks.js'
 import { CookieTooLargeError, CsrfError, InvalidClaimsError, InvalidOptionError } from '../errors.js'
 import { JwtPolicy, type Credential } from './jwt-policy.js'
+import type { PolicyContext, SecurityScheme } from './policy.js'
 import type { JwtIdentity } from '../types.js'
 import { policyFailure } from './identity-hook.js'
 import { checkKnownOptions } from '../config/option-checks.js'
@@ -130,7 +130,7 @@ const AUTH_TIME_INVALID: AuthFailure = Object.freeze({ error: 'invalid_token', r
  * })
  * app.post('/session', async (request, reply) => { await reply.remember(user.id, { roles }); return { ok: true } })
  */
-export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
+export class JwtCookiePolicy extends JwtPolicy {
   readonly cookieName: string
   readonly csrfCookieName: string | null
   readonly csrfHeader: string | null
@@ -196,13 +196,17 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     }
   }
 
-  /** @internal Called by the plugin at register. */
-  [kRegisterPolicy] (fastify: FastifyInstance, core: SecurityCore): Promise<void> {
+  /**
+   * Checks the cookie options against the plugin's token settings, registers @fastify/cookie
+   * unless the app did, and adds the reissue hook.
+   */
+  override register (fastify: FastifyInstance, core: PolicyContext): Promise<void> {
     const { expiresIn } = core.tokens
     if (expiresIn === null) throw new InvalidOptionError('expiresIn', 'the cookie policy needs tokens that expire')
     if (this.reissueTime !== null && this.reissueTime >= expiresIn) {
       throw new InvalidOptionError('reissueTime', `must be shorter than expiresIn (${expiresIn} s): a token would expire before its reissue`)
     }
+    super.register(fastify, core)
     core.revocation?.addSessionMaxAge(this.maxSessionAge)
     fastify.decorateRequest(this.#state, null)
     if (this.reissueTime !== null) {
@@ -238,7 +242,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     return this.cookieFormat === 'pyramid' ? decodePyramidCookie(value) ?? UNREADABLE_TOKEN : value
   }
 
-  protected override checkClaims (request: FastifyRequest, claims: JwtClaims, core: SecurityCore): AuthFailure | null {
+  protected override checkClaims (request: FastifyRequest, claims: JwtClaims, core: PolicyContext): AuthFailure | null {
     const authTime = claims.auth_time ?? claims.iat
     if (typeof authTime !== 'number' || !Number.isFinite(authTime)) return AUTH_TIME_INVALID
     if (authTime + this.maxSessionAge <= core.tokens.nowSeconds()) return SESSION_EXPIRED
@@ -246,7 +250,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     return null
   }
 
-  protected override identified (request: FastifyRequest, identity: JwtIdentity, core: SecurityCore): void {
+  protected override identified (request: FastifyRequest, identity: JwtIdentity, core: PolicyContext): void {
     if (this.reissueTime !== null && core.tokens.nowSeconds() >= (identity.claims.iat as number) + this.reissueTime) {
       this.#stateOf(request).reissue = identity.claims
     }
@@ -260,7 +264,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
     for (const name of SESSION_CLAIMS) {
       if (claims !== null && typeof claims === 'object' && name in claims) throw new InvalidClaimsError(`"${name}" is set by the cookie policy`)
     }
-    const core = coreOf(request)
+    const core = this.context
     const now = core.tokens.nowSeconds()
     const csrfToken = this.csrfHeader === null ? null : randomBytes(32).toString('base64url')
     const lifetime = Math.min(core.tokens.expiresIn as number, this.maxSessionAge)
@@ -288,6 +292,13 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
   #clear (reply: FastifyReply, domain: string | undefined): void {
     reply.clearCookie(this.cookieName, { ...this.#cookieOptions, domain })
     if (this.csrfCookieName !== null) reply.clearCookie(this.csrfCookieName, { ...this.#cookieOptions, httpOnly: false, domain })
+  }
+
+  /** `cookieAuth`: an API key in the session cookie (OpenAPI 3 only: Swagger 2.0 has no cookie scheme). */
+  securitySchemes (): readonly SecurityScheme[] {
+    const csrf = this.csrfHeader === null ? '' : `; unsafe requests (such as POST) must also send the ${this.csrfHeader} header`
+    const openapi = { type: 'apiKey', in: 'cookie', name: this.cookieName, description: `The session cookie set at login${csrf}` }
+    return [{ name: 'cookieAuth', openapi, swagger: null }]
   }
 
   /** The CSRF token pages must send back on unsafe requests, for the session of this request; null without one. */
@@ -338,7 +349,7 @@ export class JwtCookiePolicy extends JwtPolicy implements RegisteringPolicy {
       }
       custom = changed as Record<string, unknown>
     }
-    const core = coreOf(request)
+    const core = this.context
     const now = core.tokens.nowSeconds()
     const authTime = (previous.auth_time ?? previous.iat) as number
     const lifetime = Math.min(core.tokens.expiresIn as number, authTime + this.maxSessionAge - now)

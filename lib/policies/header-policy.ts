@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
-import { coreOf } from './core.js'
 import { headerPolicyRememberWarning, InvalidOptionError } from '../errors.js'
 import { JwtPolicy, type Credential, type MalformedCredential } from './jwt-policy.js'
+import type { SecurityScheme } from './policy.js'
 import { checkKnownOptions } from '../config/option-checks.js'
 
 /**
@@ -110,8 +110,22 @@ export class JwtHeaderPolicy extends JwtPolicy {
    * Does nothing here: with a revocation store, `reply.forget()` revokes the request's token;
    * without one, it warns once that a header token outlives a logout.
    */
-  forget (request: FastifyRequest): void {
-    if (coreOf(request).revocation === null) headerPolicyRememberWarning()
+  forget (): void {
+    if (this.context.revocation === null) headerPolicyRememberWarning()
+  }
+
+  /** `bearerAuth` (an HTTP bearer scheme) for Bearer tokens, else `headerAuth` (an API key in the header). */
+  securitySchemes (): readonly SecurityScheme[] {
+    const { header, authType } = this
+    if (authType === null) {
+      const scheme = { type: 'apiKey', in: 'header', name: header, description: `A JWT, sent bare in the ${header} header` }
+      return [{ name: 'headerAuth', openapi: scheme, swagger: scheme }]
+    }
+    // The scheme is matched case-insensitively: 'bearer' is Bearer.
+    const bearer = authType.toLowerCase() === 'bearer'
+    const apiKey = { type: 'apiKey', in: 'header', name: 'Authorization', description: `A JWT, sent as "Authorization: ${bearer ? 'Bearer' : authType} <token>"` }
+    if (!bearer) return [{ name: 'headerAuth', openapi: apiKey, swagger: apiKey }]
+    return [{ name: 'bearerAuth', openapi: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, swagger: apiKey }]
   }
 }
 

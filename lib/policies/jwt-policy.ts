@@ -1,14 +1,12 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ACLHelper, DEFAULT_DENY, NO_ACL_FOUND } from '../authz/acl.js'
 import { recordAuthFailure, type AuthFailure } from './auth-failure.js'
 import type { JwtClaims, TokenRejection } from '../tokens/claims.js'
 import type { JwtIdentity } from '../types.js'
-import { coreOf, type IdentityCallback, type SecurityCore } from './core.js'
-import { aclShadowsPrincipalWarning, PolicyFailedError } from '../errors.js'
+import { aclShadowsPrincipalWarning, InvalidOptionError, PolicyFailedError } from '../errors.js'
 import { OutageLog } from '../outage-log.js'
-import { Allowed, Denied, type PermitsResult, type SecurityPolicy } from './policy.js'
+import { Allowed, Denied, type IdentityCallback, type PermitsResult, type PolicyContext, type SecurityPolicy } from './policy.js'
 import { ANONYMOUS_PRINCIPALS, Authenticated, Everyone, isReservedUserid } from '../authz/principals.js'
-import type { CachedToken } from '../tokens/token-cache.js'
 
 /**
  * A malformed request (RFC 6750 `invalid_request`), as opposed to a malformed token.
@@ -72,8 +70,25 @@ const SUBJECT_RESERVED: AuthFailure = Object.freeze({ error: 'invalid_token', re
  * ```
  */
 export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
+  #context: PolicyContext | null = null
+
   /** Reads the token from the request. Must not throw for anything a client can send. */
   protected abstract readCredential (request: FastifyRequest): Credential
+
+  /**
+   * Keeps the plugin's context. A policy serves one registration: registering the same instance
+   * twice fails (create one per registration). Subclasses that override it call `super.register`.
+   */
+  register (_fastify: FastifyInstance, context: PolicyContext): void | Promise<void> {
+    if (this.#context !== null) throw new InvalidOptionError('policy', 'this policy instance is registered already: create one per registration')
+    this.#context = context
+  }
+
+  /** The context of the registration; throws before the plugin registered the policy. */
+  protected get context (): PolicyContext {
+    if (this.#context === null) throw new InvalidOptionError('policy', 'the policy is not registered: give it to the plugin as its policy option, or have the register of the policy that holds it call its register')
+    return this.#context
+  }
 
   /**
    * Verifies the request's token; null when there is none or it is refused (see
@@ -88,7 +103,7 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
       recordAuthFailure(request, credential)
       return null
     }
-    const core = coreOf(request)
+    const core = this.context
     const hit = core.tokens.cached(credential)
     return hit === undefined ? this.#verify(request, credential, core) : this.#accept(request, hit.claims, core, hit)
   }
@@ -96,14 +111,14 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
   // A key jose refuses (a short RSA key in a remote set) is the operator's problem: said, not per request.
   readonly #unusableKeys = new OutageLog('warn')
 
-  #verify (request: FastifyRequest, token: string, core: SecurityCore): Promise<JwtIdentity | null> {
+  #verify (request: FastifyRequest, token: string, core: PolicyContext): Promise<JwtIdentity | null> {
     return core.tokens.verifyAnew(token).then(
       (claims) => this.#accept(request, claims, core, null),
       (error: unknown) => refuse(request, token, error as TokenRejection, this.#unusableKeys))
   }
 
   // The rules verified claims must still pass, on every request: cached or not.
-  #accept (request: FastifyRequest, claims: JwtClaims, core: SecurityCore, hit: CachedToken | null): JwtIdentity | null | Promise<JwtIdentity | null> {
+  #accept (request: FastifyRequest, claims: JwtClaims, core: PolicyContext, hit: { derived: unknown } | null): JwtIdentity | null | Promise<JwtIdentity | null> {
     const failure = isReservedUserid(claims.sub) ? SUBJECT_RESERVED : this.checkClaims(request, claims, core)
     if (failure !== null) {
       recordAuthFailure(request, failure)
@@ -124,7 +139,7 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
     return identity
   }
 
-  async #acceptLater (request: FastifyRequest, claims: JwtClaims, core: SecurityCore, revoked: boolean | Promise<boolean>): Promise<JwtIdentity | null> {
+  async #acceptLater (request: FastifyRequest, claims: JwtClaims, core: PolicyContext, revoked: boolean | Promise<boolean>): Promise<JwtIdentity | null> {
     if (await revoked) {
       recordAuthFailure(request, TOKEN_REVOKED)
       return null
@@ -140,7 +155,7 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
     return this.#identified(request, claims, core.callback === null ? claimPrincipals(core, claims) : baseOf(claims).concat(extra), core)
   }
 
-  #identified (request: FastifyRequest, claims: JwtClaims, principals: readonly string[], core: SecurityCore): JwtIdentity {
+  #identified (request: FastifyRequest, claims: JwtClaims, principals: readonly string[], core: PolicyContext): JwtIdentity {
     request.jwtClaims = claims
     const identity: JwtIdentity = Object.freeze({ userid: claims.sub, principals: Object.freeze(principals), claims })
     this.identified(request, identity, core)
@@ -151,12 +166,12 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
    * Rules a transport adds to verified claims (the cookie policy's session cap and CSRF check).
    * Returns a failure to refuse the credential, or throws a coded error to answer at once.
    */
-  protected checkClaims (_request: FastifyRequest, _claims: JwtClaims, _core: SecurityCore): AuthFailure | null {
+  protected checkClaims (_request: FastifyRequest, _claims: JwtClaims, _core: PolicyContext): AuthFailure | null {
     return null
   }
 
   /** Called once an identity is accepted (the cookie policy schedules its reissue here). */
-  protected identified (_request: FastifyRequest, _identity: JwtIdentity, _core: SecurityCore): void {}
+  protected identified (_request: FastifyRequest, _identity: JwtIdentity, _core: PolicyContext): void {}
 
   /** The identity's userid, or null. */
   authenticatedUserid (request: FastifyRequest): string | null {
@@ -215,7 +230,7 @@ function baseOf (claims: JwtClaims): string[] {
 }
 
 // Without a callback: the string items of the array claims named by principalClaims.
-function claimPrincipals (core: SecurityCore, claims: JwtClaims): string[] {
+function claimPrincipals (core: PolicyContext, claims: JwtClaims): string[] {
   const principals = baseOf(claims)
   for (const name of core.principalClaims) {
     const value = claims[name]

@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { kRegisterPolicy, type RegisteringPolicy, type SecurityCore } from './core.js'
 import { InvalidOptionError } from '../errors.js'
 import { defaultUserid } from './identity-hook.js'
-import type { PermitsResult, SecurityPolicy } from './policy.js'
+import type { PermitsResult, PolicyContext, SecurityPolicy, SecurityScheme } from './policy.js'
 
 /**
  * Several policies in order of precedence, for apps serving API clients and browsers alike.
@@ -12,7 +11,7 @@ import type { PermitsResult, SecurityPolicy } from './policy.js'
  * @example
  * policy: new PolicyChain([new JwtHeaderPolicy(), new JwtCookiePolicy()])
  */
-export class PolicyChain implements SecurityPolicy, RegisteringPolicy {
+export class PolicyChain implements SecurityPolicy {
   readonly policies: readonly SecurityPolicy[]
   /** The challenge scheme of the first policy. */
   readonly challengeScheme: string
@@ -23,13 +22,17 @@ export class PolicyChain implements SecurityPolicy, RegisteringPolicy {
       throw new InvalidOptionError('policies', 'expected a non-empty array of security policies')
     }
     this.policies = Object.freeze([...policies])
-    const scheme = (policies[0] as { challengeScheme?: unknown }).challengeScheme
-    this.challengeScheme = typeof scheme === 'string' ? scheme : 'Bearer'
+    this.challengeScheme = (policies[0] as SecurityPolicy).challengeScheme ?? 'Bearer'
   }
 
-  /** @internal Called by the plugin at register. */
-  async [kRegisterPolicy] (fastify: FastifyInstance, core: SecurityCore): Promise<void> {
-    for (const policy of this.policies) await (policy as Partial<RegisteringPolicy>)[kRegisterPolicy]?.(fastify, core)
+  /** Registers every policy of the chain, in order. */
+  async register (fastify: FastifyInstance, context: PolicyContext): Promise<void> {
+    for (const policy of this.policies) await policy.register?.(fastify, context)
+  }
+
+  /** The security schemes of every policy of the chain. */
+  securitySchemes (): readonly SecurityScheme[] {
+    return this.policies.flatMap((policy) => policy.securitySchemes?.() ?? [])
   }
 
   async identity (request: FastifyRequest): Promise<unknown> {
@@ -64,7 +67,7 @@ export class PolicyChain implements SecurityPolicy, RegisteringPolicy {
   }
 
   #remembering (): SecurityPolicy[] {
-    return this.policies.filter((policy) => (policy as { supportsRemember?: boolean }).supportsRemember !== false)
+    return this.policies.filter((policy) => policy.supportsRemember !== false)
   }
 }
 

@@ -1,5 +1,7 @@
 import { format, inspect } from 'node:util'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { JwtClaims } from '../tokens/claims.js'
+import type { CreateTokenOptions } from '../tokens/tokens.js'
 
 /**
  * A value or a promise of it: every policy method may be sync or async.
@@ -99,6 +101,132 @@ export class Denied extends PermitsResult {
 }
 
 /**
+ * Turns a verified userid into extra principals (Pyramid's groupfinder). It runs after the token
+ * is verified, so `request.jwtClaims` is set. Return null (or undefined) to refuse the identity.
+ * @example
+ * ```ts
+ * import jwtSecurity, { type IdentityCallback } from 'fastify-jwt-security'
+ *
+ * const callback: IdentityCallback = async (userid) => {
+ *   const user = await db.users.find(userid)
+ *   return user === null ? null : user.roles.map((role) => `role:${role}`)
+ * }
+ * await app.register(jwtSecurity, { secret: process.env.JWT_SECRET, callback })
+ * ```
+ */
+export type IdentityCallback = (userid: string, request: FastifyRequest) =>
+  readonly string[] | null | undefined | Promise<readonly string[] | null | undefined>
+
+/**
+ * What the plugin gives a policy at registration ({@link SecurityPolicy.register}): the token
+ * service and the settings of that registration. The built-in JWT policies verify, sign and check
+ * revocation through it, and so can an app's own policy.
+ * @example
+ * ```ts
+ * import type { FastifyInstance, FastifyRequest } from 'fastify'
+ * import type { PolicyContext, SecurityPolicy } from 'fastify-jwt-security'
+ *
+ * // Tokens in an X-Api-Token header, verified with the plugin's keys and claim rules.
+ * class ApiTokenPolicy implements SecurityPolicy<string> {
+ *   #context: PolicyContext | null = null
+ *   register (_fastify: FastifyInstance, context: PolicyContext) { this.#context = context }
+ *   async identity (request: FastifyRequest) {
+ *     const token = request.headers['x-api-token']
+ *     if (typeof token !== 'string' || this.#context === null) return null
+ *     return await this.#context.tokens.verifyAnew(token).then((claims) => claims.sub, () => null)
+ *   }
+ *   permits (request: FastifyRequest) { return request.identity !== null }
+ *   remember () {}
+ *   forget () {}
+ * }
+ * ```
+ */
+export interface PolicyContext {
+  /** Signs and verifies tokens with the plugin's keys and claim rules. */
+  readonly tokens: PolicyTokens
+  /** The revocation check of the `revocation` option, or null without a store. */
+  readonly revocation: PolicyRevocation | null
+  /** The `callback` option, or null. */
+  readonly callback: IdentityCallback | null
+  /** The `principalClaims` option. */
+  readonly principalClaims: readonly string[]
+  /** The `realm` option, as the challenges carry it. */
+  readonly realm: string
+}
+
+/**
+ * The token operations of a {@link PolicyContext}.
+ * @example
+ * ```ts
+ * import type { PolicyTokens } from 'fastify-jwt-security'
+ *
+ * // The verified-token cache first, as the built-in policies do: a hit answers synchronously.
+ * async function claimsOf (tokens: PolicyTokens, token: string) {
+ *   return tokens.cached(token)?.claims ?? await tokens.verifyAnew(token)
+ * }
+ * ```
+ */
+export interface PolicyTokens {
+  /** The `expiresIn` option in seconds, or null when tokens do not expire. */
+  readonly expiresIn: number | null
+  /** The plugin's clock (the `now` option), in seconds since the epoch. */
+  nowSeconds (): number
+  /** Signs a token for `userid`, as `request.createJwtToken` does. */
+  sign (userid: unknown, extraClaims?: unknown, options?: CreateTokenOptions): Promise<string>
+  /**
+   * The entry of `token` when the verified-token cache holds it and it is still valid; undefined
+   * otherwise. Its `derived` slot keeps what the built-in JWT policies derived from the claims
+   * (their identity): a policy of the app should leave it alone.
+   */
+  cached (token: string): { readonly claims: JwtClaims, derived: unknown } | undefined
+  /** Verifies `token` fully; rejects with an error whose `reason` says why (`token_expired`, `signature_invalid`…). */
+  verifyAnew (token: string): Promise<JwtClaims>
+}
+
+/**
+ * The revocation check of a {@link PolicyContext}.
+ * @example
+ * ```ts
+ * import type { FastifyRequest } from 'fastify'
+ * import type { JwtClaims, PolicyContext } from 'fastify-jwt-security'
+ *
+ * // Throws (a 503) when the store cannot answer, unless it is set to fail open.
+ * async function stillValid (context: PolicyContext, request: FastifyRequest, claims: JwtClaims) {
+ *   return context.revocation === null || !(await context.revocation.isRevoked(request, claims))
+ * }
+ * ```
+ */
+export interface PolicyRevocation {
+  /** Whether the verified token of `claims` was revoked; synchronous when the store is. */
+  isRevoked (request: FastifyRequest, claims: JwtClaims): boolean | Promise<boolean>
+  /** Tells the check that sessions last at most `seconds` from their auth_time (the cookie policy's maxSessionAge). */
+  addSessionMaxAge (seconds: number): void
+}
+
+/**
+ * A credential transport of a policy, as a security scheme of the app's OpenAPI document
+ * ({@link SecurityPolicy.securitySchemes}).
+ * @example
+ * ```ts
+ * import type { SecurityScheme } from 'fastify-jwt-security'
+ *
+ * const apiToken: SecurityScheme = {
+ *   name: 'apiTokenAuth',
+ *   openapi: { type: 'apiKey', in: 'header', name: 'X-Api-Token', description: 'A JWT, sent bare' },
+ *   swagger: { type: 'apiKey', in: 'header', name: 'X-Api-Token' }
+ * }
+ * ```
+ */
+export interface SecurityScheme {
+  /** The key of the scheme in `components.securitySchemes` (a number is added when two differ). */
+  readonly name: string
+  /** The OpenAPI 3 security scheme object. */
+  readonly openapi: Readonly<Record<string, string>>
+  /** The Swagger 2.0 one, or null where 2.0 cannot describe the transport (a cookie). */
+  readonly swagger: Readonly<Record<string, string>> | null
+}
+
+/**
  * Pyramid 2.0's security policy, for Fastify. The plugin calls `identity` once per request
  * (in an onRequest hook) and keeps the result on `request.identity`; route permission checks call
  * `permits`; `reply.remember()` and `reply.forget()` call `remember` and `forget`.
@@ -136,6 +264,18 @@ export interface SecurityPolicy<Identity = unknown> {
   remember (request: FastifyRequest, reply: FastifyReply, userid: string, claims?: Record<string, unknown>): MaybePromise<void>
   /** Log the request's identity out (the cookie policy clears its cookie here). */
   forget (request: FastifyRequest, reply: FastifyReply): MaybePromise<void>
+  /**
+   * Called once, when the plugin is registered, before the first request: the policy may add
+   * hooks or decorators to `fastify` (the cookie policy registers @fastify/cookie and its reissue
+   * hook) and keep `context` to sign, verify and check revocation. An error fails the registration.
+   */
+  register? (fastify: FastifyInstance, context: PolicyContext): MaybePromise<void>
+  /** The scheme of the `WWW-Authenticate` challenges of 401 and 400 responses. Default `'Bearer'`. */
+  readonly challengeScheme?: string
+  /** False when `remember` and `forget` do nothing: a `PolicyChain` then leaves the policy out of them. Default true. */
+  readonly supportsRemember?: boolean
+  /** The security schemes of the policy's credential transports, for @fastify/swagger's document. Default: none. */
+  securitySchemes? (): readonly SecurityScheme[]
 }
 
 /**

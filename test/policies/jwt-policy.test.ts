@@ -114,9 +114,18 @@ t.test('a built-in policy used outside the plugin says so', async (t) => {
   app.get('/', async (request) => await policy.identity(request))
   const response = await app.inject({ url: '/', headers: { authorization: 'Bearer a.b.c' } })
   t.equal(response.statusCode, 500)
-  t.match(response.json().message, /fastify-jwt-security is not registered/)
+  t.match(response.json().message, /Invalid option "policy": the policy is not registered: give it to the plugin as its policy option, or have the register of the policy that holds it call its register/)
   t.equal(await Promise.resolve(policy.identity({ headers: {} } as never)), null, 'no credentials needs no plugin')
-  await rejected(Promise.resolve().then(() => policy.identity({ headers: { authorization: 'Bearer a.b.c' }, raw: { rawHeaders: [] }, server: {} } as never)))
+})
+
+t.test('a JWT policy serves one registration: a second one is refused at register', async (t) => {
+  const policy = new JwtHeaderPolicy()
+  const first = Fastify()
+  t.teardown(() => first.close())
+  await first.register(jwtSecurity, { secret: SECRET, policy })
+  const second = Fastify()
+  second.register(jwtSecurity, { secret: SECRET, policy })
+  t.match(await rejected(second.ready()), { code: 'FST_JWT_SECURITY_INVALID_OPTION', message: /"policy": this policy instance is registered already: create one per registration/ })
 })
 
 t.test('an ACL that denies by default a permission the request holds as a principal warns once (W002): the rootFactory mistake', async (t) => {
