@@ -11,9 +11,18 @@ import processWarning, { type WarningItem } from 'process-warning'
 // the default import (`createError.FastifyErrorConstructor`), they are not found with
 // moduleResolution Bundler, where that import is the packages' `default` property, not their namespace.
 type ErrorClass<C extends string, S extends number> = FastifyErrorConstructor<{ code: C, statusCode: S }>
+// Every code, in the order it is created: errorCodes is this list, not a second one kept by hand.
+const codes: string[] = []
+
 function createError<C extends string, S extends number> (
   code: C, message: string, statusCode: S, Base: ErrorConstructor = Error, captureStackTrace = true): ErrorClass<C, S> {
+  codes.push(code)
   return fastifyError(code, message, statusCode, Base, captureStackTrace)
+}
+
+function createWarning (code: string, message: string): WarningItem {
+  codes.push(code)
+  return processWarning.createWarning({ name: 'FastifyJwtSecurityWarning', code, message })
 }
 
 /**
@@ -346,11 +355,7 @@ export const InvalidClaimsError = createError(
  * })
  * ```
  */
-export const headerPolicyRememberWarning: WarningItem = processWarning.createWarning({
-  name: 'FastifyJwtSecurityWarning',
-  code: 'FST_JWT_SECURITY_W001',
-  message: 'reply.remember() and reply.forget() do nothing with a header policy: send the token from request.createJwtToken() to the client instead'
-})
+export const headerPolicyRememberWarning: WarningItem = createWarning('FST_JWT_SECURITY_W001', 'reply.remember() and reply.forget() do nothing with a header policy: send the token from request.createJwtToken() to the client instead')
 
 /**
  * Emitted once per process: an ACL (from `rootFactory` or a route's context) denied a permission by
@@ -366,11 +371,7 @@ export const headerPolicyRememberWarning: WarningItem = processWarning.createWar
  * })
  * ```
  */
-export const aclShadowsPrincipalWarning: WarningItem = processWarning.createWarning({
-  name: 'FastifyJwtSecurityWarning',
-  code: 'FST_JWT_SECURITY_W002',
-  message: 'an ACL denied "%s" by default although the request holds the principal "%s": with an ACL in the context (rootFactory), only its ACEs grant; add an ACE such as [Allow, principal, permission], or give the route its own context'
-})
+export const aclShadowsPrincipalWarning: WarningItem = createWarning('FST_JWT_SECURITY_W002', 'an ACL denied "%s" by default although the request holds the principal "%s": with an ACL in the context (rootFactory), only its ACEs grant; add an ACE such as [Allow, principal, permission], or give the route its own context')
 
 /**
  * Every code above, for the test that keeps docs/errors.md complete.
@@ -383,8 +384,4 @@ export const aclShadowsPrincipalWarning: WarningItem = processWarning.createWarn
  * for (const code of errors.errorCodes) assert.ok(code in translations, `no translation for ${code}`)
  * ```
  */
-export const errorCodes: readonly string[] = Object.freeze([
-  NoCredentialsError, InvalidTokenError, TokenExpiredError, InvalidRequestError, ForbiddenError,
-  CsrfError, CookieTooLargeError, RevocationUnavailableError, KeysUnavailableError, JwksPrefetchError, RevocationFailedError, RevocationStoreFullError, NoRevocationStoreError, PolicyFailedError, InvalidOptionError, WeakSecretError, InvalidKeyError, NoSigningKeyError,
-  InvalidClaimsError
-].map((ErrorClass): string => new ErrorClass().code).concat(headerPolicyRememberWarning.code, aclShadowsPrincipalWarning.code))
+export const errorCodes: readonly string[] = Object.freeze(codes.slice())

@@ -208,7 +208,7 @@ t.test('config.permissionHook: preHandler lets the context read the parsed body'
   const unready = Fastify()
   await unready.register(jwtSecurity, { secret: SECRET })
   t.throws(() => unready.get('/bad', { config: { permission: 'edit', permissionHook: 'onSend' as 'onRequest' } }, async () => 'x'),
-    { message: "route /bad: config.permissionHook must be 'onRequest' or 'preHandler'" })
+    { code: 'FST_JWT_SECURITY_INVALID_OPTION', message: "Invalid option \"config.permissionHook\": route /bad: expected 'onRequest' or 'preHandler'" })
 })
 
 t.test('debugAuthorization logs every decision with route, permission, principals and msg, never the token', async (t) => {

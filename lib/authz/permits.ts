@@ -137,7 +137,7 @@ export class PermissionChecker {
    */
   hook (permission: string, options: PermitsOptions = {}, route?: RouteConfig): PermissionHook {
     if (typeof permission !== 'string' || permission.length === 0) {
-      throw new TypeError('app.permits() needs a permission name')
+      throw new InvalidOptionError('permission', 'app.permits() needs a permission name')
     }
     const source = options.context
     const contextOf = source === undefined
@@ -185,10 +185,10 @@ export class PermissionChecker {
       if (this.#settings.defaultPermission === null || declared) return
       permission = this.#settings.defaultPermission
     }
-    if (typeof permission !== 'string') throw new TypeError(`route ${route.url}: config.permission must be a string`)
+    if (typeof permission !== 'string') throw new InvalidOptionError('config.permission', `route ${route.url}: expected a string`)
     if (permission === NO_PERMISSION_REQUIRED) return
     const hookName = config.permissionHook ?? 'onRequest'
-    if (!HOOK_NAMES.has(hookName)) throw new TypeError(`route ${route.url}: config.permissionHook must be 'onRequest' or 'preHandler'`)
+    if (!HOOK_NAMES.has(hookName)) throw new InvalidOptionError('config.permissionHook', `route ${route.url}: expected 'onRequest' or 'preHandler'`)
     const hook = this.hook(permission, {}, config)
     const name = hookName as PermissionHookName
     const existing = route[name] as PermissionHook | PermissionHook[] | undefined

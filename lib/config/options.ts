@@ -78,41 +78,52 @@ export interface JwtSecurityOptions {
   debugAuthorization?: boolean
 }
 
+type Resolver = (value: unknown, options: JwtSecurityOptions) => unknown
+
+/**
+ * Every plugin option, in the order they are checked, with what checks it and gives its default.
+ * The known names and {@link ResolvedOptions} come from this table, and the `satisfies` clause
+ * keeps it in step with {@link JwtSecurityOptions}; docs/options.md has a heading `### \`name\``
+ * (anchor `#name` in lower case) for each, which a test checks.
+ */
+const OPTIONS = {
+  maxTokenAge: (value): number | undefined => value === undefined ? undefined : positiveSeconds('maxTokenAge', value),
+  algorithm: (value): Algorithm => {
+    if (value === undefined) return 'HS512'
+    if (ALGORITHMS.has(value as string)) return value as Algorithm
+    throw new InvalidOptionError('algorithm', `expected one of ${[...ALGORITHMS].join(', ')}`)
+  },
+  // Keys are checked when the key ring imports them, where the algorithm is known.
+  secret: (value): Secret | undefined => value as Secret | undefined,
+  privateKey: (value): AsymmetricKey | undefined => value as AsymmetricKey | undefined,
+  publicKey: (value): AsymmetricKey | undefined => value as AsymmetricKey | undefined,
+  passphrase: (value): string | undefined => optionalString('passphrase', value),
+  keys: (value): KeySpec[] | undefined => value as KeySpec[] | undefined,
+  jwks: (value): JwksOptions | undefined => value as JwksOptions | undefined,
+  expiresIn: (value, options): number | null => resolveExpiresIn(value, options.maxTokenAge === undefined ? undefined : positiveSeconds('maxTokenAge', options.maxTokenAge)),
+  audience: (value): string | readonly string[] | undefined => resolveAudience(value),
+  issuer: (value, options): string | undefined => resolveIssuer(value, options.jwks),
+  leeway: (value): number => resolveLeeway(value),
+  typ: (value): string | undefined => optionalString('typ', value),
+  maxTokenLength: (value): number => resolveMaxTokenLength(value),
+  callback: (value): IdentityCallback | null => optionalFunction('callback', value as IdentityCallback | undefined),
+  principalClaims: (value): readonly string[] => resolvePrincipalClaims(value),
+  encodeClaim: (value): ClaimEncoder | null => optionalFunction('encodeClaim', value as ClaimEncoder | undefined),
+  policy: (value): SecurityPolicy => resolvePolicy(value),
+  realm: (value): string => resolveRealm(value),
+  now: (value): (() => number) | null => optionalFunction('now', value as (() => number) | undefined),
+  revocation: (value): RevocationStore | null => resolveRevocationStore(value),
+  cache: (value): TokenCacheOptions | null => resolveCacheOptions(value),
+  rootFactory: (value): ((request: FastifyRequest) => unknown) | null => optionalFunction('rootFactory', value as ((request: FastifyRequest) => unknown) | undefined),
+  defaultPermission: (value): string | null => value === undefined ? null : optionalString('defaultPermission', value) as string,
+  debugAuthorization: (value): boolean => optionalBoolean('debugAuthorization', value)
+} satisfies { readonly [Name in keyof Required<JwtSecurityOptions>]: Resolver }
+
 /** The options after validation, with durations in seconds. */
-export interface ResolvedOptions {
-  readonly secret: Secret | undefined
-  readonly privateKey: AsymmetricKey | undefined
-  readonly publicKey: AsymmetricKey | undefined
-  readonly passphrase: string | undefined
-  readonly keys: KeySpec[] | undefined
-  readonly jwks: JwksOptions | undefined
-  readonly algorithm: Algorithm
-  readonly expiresIn: number | null
-  readonly audience: string | readonly string[] | undefined
-  readonly issuer: string | undefined
-  readonly leeway: number
-  readonly maxTokenAge: number | undefined
-  readonly typ: string | undefined
-  readonly maxTokenLength: number
-  readonly callback: IdentityCallback | null
-  readonly principalClaims: readonly string[]
-  readonly encodeClaim: ClaimEncoder | null
-  readonly policy: SecurityPolicy
-  readonly realm: string
-  readonly now: (() => number) | null
-  readonly revocation: RevocationStore | null
-  readonly cache: TokenCacheOptions | null
-  readonly rootFactory: ((request: FastifyRequest) => unknown) | null
-  readonly defaultPermission: string | null
-  readonly debugAuthorization: boolean
-}
+export type ResolvedOptions = { readonly [Name in keyof typeof OPTIONS]: ReturnType<(typeof OPTIONS)[Name]> }
 
 /** The name of every plugin option, for validation and for the docs test. */
-export const OPTION_NAMES: ReadonlySet<string> = new Set([
-  'secret', 'privateKey', 'publicKey', 'passphrase', 'keys', 'jwks', 'algorithm', 'expiresIn', 'audience', 'issuer', 'leeway',
-  'maxTokenAge', 'typ', 'maxTokenLength', 'callback', 'principalClaims', 'encodeClaim', 'policy', 'realm', 'now',
-  'rootFactory', 'defaultPermission', 'debugAuthorization', 'revocation', 'cache'
-])
+export const OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(OPTIONS))
 const MAX_LEEWAY = 300
 const DEFAULT_EXPIRES_IN = 3600
 // RFC 6750 §3: quoted auth-param values may only use %x20-21 / %x23-5B / %x5D-7E.
@@ -122,39 +133,14 @@ const TOKEN_LENGTH_LIMITS = { min: 64, max: 65536 }
 /** Validates the plugin options, throwing a coded error that names the first wrong one. */
 export function resolveOptions (options: JwtSecurityOptions): ResolvedOptions {
   checkKnownOptions(options, OPTION_NAMES)
-  const algorithm = options.algorithm ?? 'HS512'
-  const maxTokenAge = options.maxTokenAge === undefined ? undefined : positiveSeconds('maxTokenAge', options.maxTokenAge)
-  if (!ALGORITHMS.has(algorithm)) throw new InvalidOptionError('algorithm', `expected one of ${[...ALGORITHMS].join(', ')}`)
-  return Object.freeze({
-    secret: options.secret,
-    privateKey: options.privateKey,
-    publicKey: options.publicKey,
-    passphrase: optionalString('passphrase', options.passphrase),
-    keys: options.keys,
-    jwks: options.jwks,
-    algorithm,
-    expiresIn: resolveExpiresIn(options.expiresIn, maxTokenAge),
-    audience: resolveAudience(options.audience),
-    issuer: resolveIssuer(options.issuer, options.jwks),
-    leeway: resolveLeeway(options.leeway),
-    maxTokenAge,
-    typ: optionalString('typ', options.typ),
-    maxTokenLength: resolveMaxTokenLength(options.maxTokenLength),
-    callback: optionalFunction('callback', options.callback),
-    principalClaims: resolvePrincipalClaims(options.principalClaims),
-    encodeClaim: optionalFunction('encodeClaim', options.encodeClaim),
-    policy: resolvePolicy(options.policy),
-    realm: resolveRealm(options.realm),
-    now: optionalFunction('now', options.now),
-    revocation: resolveRevocationStore(options.revocation),
-    cache: resolveCacheOptions(options.cache),
-    rootFactory: optionalFunction('rootFactory', options.rootFactory),
-    defaultPermission: options.defaultPermission === undefined ? null : optionalString('defaultPermission', options.defaultPermission) as string,
-    debugAuthorization: optionalBoolean('debugAuthorization', options.debugAuthorization)
-  })
+  const resolved: Record<string, unknown> = {}
+  for (const [name, resolve] of Object.entries(OPTIONS) as Array<[keyof JwtSecurityOptions, Resolver]>) {
+    resolved[name] = resolve(options[name], options)
+  }
+  return Object.freeze(resolved) as ResolvedOptions
 }
 
-function resolveExpiresIn (value: Duration | false | undefined, maxTokenAge: number | undefined): number | null {
+function resolveExpiresIn (value: unknown, maxTokenAge: number | undefined): number | null {
   if (value === false) return null
   if (value === undefined) return Math.min(DEFAULT_EXPIRES_IN, maxTokenAge ?? DEFAULT_EXPIRES_IN)
   const seconds = positiveSeconds('expiresIn', value)
@@ -171,7 +157,7 @@ function positiveSeconds (option: string, value: unknown): number {
   return seconds
 }
 
-function resolveLeeway (value: Duration | undefined): number {
+function resolveLeeway (value: unknown): number {
   const seconds = toSeconds('leeway', value ?? 0)
   if (seconds > MAX_LEEWAY) throw new InvalidOptionError('leeway', `at most ${MAX_LEEWAY} seconds`)
   return seconds

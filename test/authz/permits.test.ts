@@ -157,9 +157,9 @@ t.test('defaultPermission is not added to a route that declares its permission w
 t.test('permission names must be strings', async (t) => {
   const app = Fastify()
   await app.register(jwtSecurity, { secret: SECRET })
-  t.throws(() => app.permits(''), { message: 'app.permits() needs a permission name' })
-  t.throws(() => app.permits(3 as unknown as string), TypeError)
-  t.throws(() => app.get('/x', { config: { permission: 3 as unknown as string } }, async () => 'x'), { message: 'route /x: config.permission must be a string' })
+  t.throws(() => app.permits(''), { code: 'FST_JWT_SECURITY_INVALID_OPTION', message: 'Invalid option "permission": app.permits() needs a permission name' })
+  t.throws(() => app.permits(3 as unknown as string), { code: 'FST_JWT_SECURITY_INVALID_OPTION' })
+  t.throws(() => app.get('/x', { config: { permission: 3 as unknown as string } }, async () => 'x'), { code: 'FST_JWT_SECURITY_INVALID_OPTION', message: 'Invalid option "config.permission": route /x: expected a string' })
 })
 
 t.test('RFC 6750 challenges for a scheme and realm', async (t) => {
