@@ -24,29 +24,10 @@ export const Everyone = 'system.Everyone'
  */
 export const Authenticated = 'system.Authenticated'
 
-/**
- * The principals of an anonymous request. Internal: the package does not export it.
- * @example
- * ```ts
- * import { ANONYMOUS_PRINCIPALS } from './principals.js'
- *
- * // frozen and shared, so an anonymous request allocates no list
- * const principals = (request.identity as JwtIdentity | null)?.principals ?? ANONYMOUS_PRINCIPALS
- * ```
- */
+// Frozen and shared, so that an anonymous request allocates no list.
 export const ANONYMOUS_PRINCIPALS: readonly string[] = Object.freeze([Everyone])
 
-/**
- * Userids that would impersonate a system principal: never accepted as an identity. Internal: the
- * package does not export it.
- * @example
- * ```ts
- * import { isReservedUserid } from './principals.js'
- *
- * // as in Pyramid: a userid must never read as a system principal in ACLs and logs
- * if (isReservedUserid(claims.sub)) request.authFailure = { error: 'invalid_token', reason: 'subject_reserved', claim: 'sub' }
- * ```
- */
+// As in Pyramid: a userid must never read as a system principal in ACLs and logs.
 export function isReservedUserid (userid: string): boolean {
   return userid === Everyone || userid === Authenticated
 }

@@ -364,9 +364,7 @@ export class JwtCookiePolicy extends JwtPolicy {
     const value = this.cookieFormat === 'pyramid' ? encodePyramidCookie(token) : token
     const maxAge = exp - now
     const expires = new Date(exp * 1000)
-    // Every options object is spread from the frozen defaults: in V8, a spread of an unfrozen object
-    // followed by new properties gives the result a hidden class of its own, which the cookie
-    // serializer's reads then miss.
+    // Spread from the frozen defaults, for speed: every options object then has the same shape.
     const defaults = this.#cookieOptions
     const domains = this.#domainsOf(reply.request)
     for (const domain of domains) {
@@ -414,8 +412,7 @@ export class JwtCookiePolicy extends JwtPolicy {
 
 // The cookie parser trims spaces and percent-decodes values; a token must arrive exactly as it
 // was set, so the parsed value must appear verbatim as a whole pair of the header (`prefix` is the
-// cookie's name and '='). A slice compared with === copies nothing: 128 ns per call with the
-// cookie parsing, against 258 ns for a concatenated pattern and 889 ns for startsWith(value, position).
+// cookie's name and '='). A slice compared with ===, for speed.
 function isVerbatim (header: string, prefix: string, value: string): boolean {
   for (let index = header.indexOf(prefix); index !== -1; index = header.indexOf(prefix, index + 1)) {
     const before = index === 0 ? ';' : header[index - 1]

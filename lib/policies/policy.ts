@@ -278,18 +278,7 @@ export interface SecurityPolicy<Identity = unknown> {
   securitySchemes? (): readonly SecurityScheme[]
 }
 
-/**
- * Turns what `permits` returned into an {@link Allowed} or a {@link Denied}. Internal: the package
- * does not export it.
- * @example
- * ```ts
- * import { toPermitsResult } from './policy.js'
- *
- * // a policy may answer with a boolean; the route check and the log need a message either way
- * toPermitsResult(true, 'view').msg // 'the security policy allowed view'
- * toPermitsResult('yes', 'view') // throws a TypeError, which the route answers with a 500
- * ```
- */
+/** Turns what `permits` returned into an {@link Allowed} or a {@link Denied}; a TypeError (a 500) for anything else. */
 export function toPermitsResult (value: unknown, permission: string): PermitsResult {
   if (value instanceof PermitsResult) return value
   if (value === true) return new Allowed('the security policy allowed %s', permission)

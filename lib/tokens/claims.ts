@@ -125,10 +125,8 @@ export function freezeClaims (payload: Record<string, unknown>): JwtClaims | nul
 function freezeValue (value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value
   if (Array.isArray(value)) return Object.freeze(value.map(freezeValue))
-  // Not Object.create(null): V8 keeps such an object as a dictionary, and freezing one gives it a
-  // map of its own, so every token's claims had a new map, and every read of a claim missed V8's
-  // caches. A plain object whose prototype is dropped while still empty stays fast, and copies with
-  // the same claim names, frozen, share one map.
+  // Not Object.create(null), for speed: a plain object whose prototype is dropped while still empty
+  // keeps a shape that copies with the same claim names share.
   const copy = Object.setPrototypeOf({}, null) as Record<string, unknown>
   for (const key of Object.keys(value)) {
     if (key === '__proto__') throw new TypeError('__proto__ key')

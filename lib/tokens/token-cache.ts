@@ -81,8 +81,8 @@ const MAX_SEEN_SLOTS = 1 << 20
  */
 export class TokenCache {
   readonly #entries = new Map<number, Entry>()
-  // Insertion order, for evicting the oldest: a Map's first entry costs a scan past every entry
-  // deleted before it (V8 keeps them as holes until it rehashes), microseconds on a full cache.
+  // Insertion order, for evicting the oldest: reaching a Map's first entry gets slow once many
+  // entries were deleted before it.
   // Each slot is a key and the sequence number of the entry it was written for: a slot whose
   // entry is gone (expired, replaced) no longer matches and is skipped.
   #orderKeys: number[] = []
@@ -226,8 +226,8 @@ export class TokenCache {
   }
 }
 
-// FNV-1a over the token's last characters, which end its signature, in 30 bits: V8 keeps such a
-// number as a small integer (no heap number per lookup). A token whose fingerprint is 0 (an empty
+// FNV-1a over the token's last characters, which end its signature, in 30 bits: a small integer,
+// for speed. A token whose fingerprint is 0 (an empty
 // slot's) is admitted on its first offer: an early admission, like a collision.
 export function fingerprintOf (token: string): number {
   let hash = 0x811c9dc5
