@@ -1,117 +1,202 @@
-// One autocannon run against a server, with the CPU time of the server, of this process (the load
-// generator) and of everything else on the machine.
+// The servers (child processes), the checks before a run, the tokens sent, and one measured slice.
+import { fork } from 'node:child_process'
+import { createHmac, randomBytes, randomUUID } from 'node:crypto'
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { isDeepStrictEqual } from 'node:util'
 import autocannon from 'autocannon'
 
-/** What a contender's requests carry: the header, its values in order, and the tokens to check with. */
-export function tokensFor (contender, pool, coldPool) {
-  if (contender.tokens === null) return { header: null, values: [], check: [] }
-  const cookie = contender.transport === 'cookie'
-  const header = cookie ? 'cookie' : 'authorization'
-  const format = cookie ? (token) => `${contender.cookieName}=${token}` : (token) => `Bearer ${token}`
-  const credential = (token) => ({ header, value: format(token) })
-  if (contender.tokens === 'cold') return { header, values: coldPool.values, check: coldPool.check, credential }
-  return { header, values: pool.map(({ token }) => format(token)), check: pool.length === 0 ? [] : [pool[0], pool[pool.length - 1]], credential }
+const SERVERS = fileURLToPath(new URL('./servers.js', import.meta.url))
+
+/** Forks `node bench/servers.js <name>` and waits for its port and token pool. */
+export async function startServer (name, env = {}) {
+  const child = fork(SERVERS, [name], { execArgv: [], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const exited = once(child, 'exit')
+  const receive = (type, timeout) => new Promise((resolve, reject) => {
+    const done = (settle, value) => {
+      clearTimeout(timer)
+      child.off('message', onMessage).off('exit', onExit)
+      settle(value)
+    }
+    const onMessage = (message) => { if (message?.type === type) done(resolve, message) }
+    const onExit = (code) => done(reject, new Error(`server ${name} exited (code ${code}) before sending "${type}"`))
+    const timer = setTimeout(() => done(reject, new Error(`server ${name}: no "${type}" after ${timeout} ms`)), timeout)
+    child.on('message', onMessage).on('exit', onExit)
+  })
+  const server = {
+    name,
+    /** The server's CPU time so far, in microseconds (all threads, the kernel's part included). */
+    async cpu () {
+      child.send({ type: 'stats' })
+      const { cpu } = await receive('stats', 10_000)
+      return cpu.user + cpu.system
+    },
+    async stop () {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
+    }
+  }
+  try {
+    const { port, pool } = await receive('ready', 60_000)
+    return Object.assign(server, { port, pool })
+  } catch (error) {
+    await server.stop()
+    throw error
+  }
+}
+
+export class CheckError extends Error {}
+
+async function get (port, path, header) {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: header ?? {} })
+  return { status: response.status, body: await response.json().catch(() => null) }
 }
 
 /**
- * The values a run's requests carry (`Bearer <token>`, or `session=<token>` for a cookie).
- * A pool that may be reused (`fresh: false`) becomes prepared requests, dealt out to the
- * connections like cards: with 50 connections and 1,000 tokens, each connection goes through its
- * own 20 in turn, and the server sees all 1,000. autocannon builds each request once, so the load
- * generator's cost per request is the same small one for every contender. (Given the whole pool,
- * every connection would keep a copy of 1,000 prepared requests and cycle through them: that cost
- * the load generator 3 to 7 µs more per request than a single request did, measured on the
- * 2-core machine of docs/benchmarks.md, and on such a machine the load generator's time is taken
- * from the server.) A pool of new tokens (`fresh: true`, the cold contenders) is handed out in
- * order by one cursor for the warm-up and the measurement, so that no token is sent twice, with a
- * count of what was used to prove it; autocannon then builds every request anew.
+ * Throws a CheckError unless the server answers 200 with the token's userid (the first and last of
+ * its pool, or cold tokens the load generator never sends), 401 to a tampered token and to its
+ * protected path without a token, 200 hello world without tokens: no run measures an error path.
  */
-export class Rotation {
-  // Shared by the warm-up and the measurement of a fresh pool.
-  #cursor = { next: 0, sent: 0 }
+export async function check (contender, server, tokens) {
+  const expect = (what, response, status, body) => {
+    if (response.status !== status || (body !== undefined && !isDeepStrictEqual(response.body, body))) {
+      throw new CheckError(`${contender.name}: ${what}: expected ${status} ${JSON.stringify(body ?? '')}, got ${response.status} ${JSON.stringify(response.body)}`)
+    }
+  }
+  if (contender.tokens === null) {
+    expect('GET /hello without a token', await get(server.port, '/hello'), 200, { hello: 'world' })
+  } else {
+    if (tokens.check.length === 0) throw new CheckError(`${contender.name}: no tokens to send`)
+    for (const { userid, token } of tokens.check) {
+      expect(`GET /hello with the token of ${userid}`, await get(server.port, '/hello', tokens.header(token)), 200, { hello: userid })
+    }
+    const token = tokens.check[0].token
+    const at = token.lastIndexOf('.') + 1
+    const tampered = token.slice(0, at) + (token[at] === 'A' ? 'B' : 'A') + token.slice(at + 1)
+    expect('GET /hello with a tampered token', await get(server.port, '/hello', tokens.header(tampered)), 401)
+  }
+  if (contender.protected !== undefined) {
+    expect(`GET ${contender.protected} without a token`, await get(server.port, contender.protected), 401)
+  }
+}
 
-  constructor (header, values, { fresh = false } = {}) {
-    this.header = header
-    this.values = values
-    this.fresh = fresh
+/**
+ * The tokens of the cold contenders, with the claims of the warm pools, signed by hand with
+ * node:crypto (the servers get the secret in BENCH_JWT_SECRET): no server sees a token twice.
+ */
+export class ColdPool {
+  secret = randomBytes(32)
+  check = []
+  values = []
+  expiresAt = 0
+
+  constructor (size) {
+    this.size = size
   }
 
-  /** Values handed out from a fresh pool so far. */
-  get used () {
-    return this.#cursor.sent
+  get env () {
+    return { BENCH_JWT_SECRET: this.secret.toString('base64url') }
+  }
+
+  /** Signs the pool, again when it would expire within `seconds` (and two minutes) from now; returns the signing time in ms, or null. */
+  ensureFresh (seconds) {
+    if (Date.now() / 1000 + seconds + 120 < this.expiresAt) return null
+    this.values = []
+    const started = performance.now()
+    const iat = Math.floor(Date.now() / 1000)
+    const header = Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url')
+    const sign = (sub) => {
+      const input = `${header}.${Buffer.from(`{"sub":"${sub}","iat":${iat},"exp":${iat + 3600},"jti":"${randomUUID()}","roles":["view"]}`).toString('base64url')}`
+      return `${input}.${createHmac('sha256', this.secret).update(input).digest('base64url')}`
+    }
+    this.check = ['c0000', 'c0001'].map((userid) => ({ userid, token: sign(userid) }))
+    // One flat string per request (through latin1): less memory than a concatenation's tree.
+    for (let index = 0; index < this.size; index++) {
+      this.values.push(Buffer.from(`Bearer ${sign('u' + String(index % 1000).padStart(4, '0'))}`, 'latin1').toString('latin1'))
+    }
+    this.expiresAt = iat + 3600
+    return performance.now() - started
+  }
+}
+
+/** What a contender's requests carry: the header name, its values in order, the tokens to check with. */
+export function tokensFor (contender, pool, coldPool) {
+  if (contender.tokens === null) return { name: null, values: [], check: [] }
+  const cookie = contender.transport === 'cookie'
+  const name = cookie ? 'cookie' : 'authorization'
+  const format = cookie ? (token) => `session=${token}` : (token) => `Bearer ${token}`
+  const header = (token) => ({ [name]: format(token) })
+  if (contender.tokens === 'cold') return { name, values: coldPool.values, check: coldPool.check, header }
+  return { name, values: pool.map(({ token }) => format(token)), check: [pool[0], pool.at(-1)], header }
+}
+
+/**
+ * The requests of a contender, as autocannon options. A reusable pool becomes prepared requests
+ * dealt out to the connections like cards (50 connections, 1,000 tokens: 20 each, in turn), so the
+ * load generator builds no request during the run and keeps one copy of the pool: every
+ * connection cycling through the whole pool cost it several µs more per request, time that on a
+ * small machine is taken from the server. A cold pool is handed out by one cursor, shared by the
+ * warm-up and the slices, so no token is sent twice; `wrapped` tells if the pool ran out.
+ */
+export class Rotation {
+  #cursor = { next: 0, sent: 0 }
+
+  constructor (header, values, fresh) {
+    Object.assign(this, { header, values, fresh })
   }
 
   get wrapped () {
-    return this.used > this.values.length
+    return this.#cursor.sent > this.values.length
   }
 
-  /**
-   * For a reusable pool, before the warm-up: every value twice, in order, over one connection.
-   * The contender's cache (which keeps a token the second time it is verified) then starts the
-   * warm-up holding the pool. Without this, every connection would start its share of the pool at
-   * the same moment, and the first round through it would be concurrent verifications of each
-   * token. Null for a fresh pool or no pool.
-   */
+  /** Before the warm-up: every token of a reusable pool twice, in order, over one connection, so a cache holds the pool. */
   priming () {
     if (this.fresh || this.values.length === 0) return null
-    return { amount: 2 * this.values.length, connections: 1, requests: [inOrder(this.header, this.values, { next: 0, sent: 0 })] }
+    return { amount: 2 * this.values.length, connections: 1, requests: [this.#inOrder({ next: 0, sent: 0 })] }
   }
 
-  /** autocannon's options for GET /hello with the values, as described above, for a run with `connections`. */
   load (connections) {
     const { header, values } = this
     if (values.length === 0) return { requests: [{ method: 'GET', path: '/hello' }] }
-    if (this.fresh) return { requests: [inOrder(header, values, this.#cursor)] }
+    if (this.fresh) return { requests: [this.#inOrder(this.#cursor)] }
     const prepared = (value) => ({ method: 'GET', path: '/hello', headers: { [header]: value } })
     let clients = 0
     return {
       requests: [prepared(values[0])],
       setupClient: (client) => {
-        const share = dealt(values, clients++, connections)
-        // Client.setRequests refuses to run with pipelining; its request iterator's own method is
-        // what it calls once that check passes. The client has not connected yet.
-        if (typeof client.requestIterator?.setRequests !== 'function') {
-          throw new Error('this autocannon version has no client.requestIterator.setRequests: bench/measure.js needs another way to give each connection its requests')
-        }
+        const index = clients++
+        const share = index < values.length ? values.filter((_, position) => position % connections === index) : [values[index % values.length]]
+        // Client.setRequests refuses pipelining; its request iterator's method is what it calls.
+        if (typeof client.requestIterator?.setRequests !== 'function') throw new Error('this autocannon has no client.requestIterator.setRequests')
         client.requestIterator.setRequests(share.map(prepared))
+      }
+    }
+  }
+
+  // One request that autocannon builds anew each time, with the value at the cursor.
+  #inOrder (cursor) {
+    const { header, values } = this
+    return {
+      method: 'GET',
+      path: '/hello',
+      setupRequest: (request) => {
+        request.headers[header] = values[cursor.next]
+        cursor.next = (cursor.next + 1) % values.length
+        cursor.sent++
+        return request
       }
     }
   }
 }
 
-// The values connection `index` of `connections` sends: every connections-th value from `index`
-// (value `index` modulo the pool's size, when there are more connections than values).
-function dealt (values, index, connections) {
-  if (index >= values.length) return [values[index % values.length]]
-  const share = []
-  for (let position = index; position < values.length; position += connections) share.push(values[position])
-  return share
-}
-
-// One request that autocannon builds anew each time, with the value at `cursor`, then moves it on.
-function inOrder (header, values, cursor) {
-  return {
-    method: 'GET',
-    path: '/hello',
-    setupRequest: (request) => {
-      request.headers[header] = values[cursor.next]
-      cursor.next = cursor.next + 1 === values.length ? 0 : cursor.next + 1
-      cursor.sent++
-      return request
-    }
-  }
-}
-
-/**
- * The list in an order drawn from `seed` (the same seed, the same order). Each cycle of a round
- * takes the contenders in a new order, so that no contender is always measured right after the
- * same other one, whatever that one leaves behind (its garbage, the machine's state).
- */
+/** The list in an order drawn from `seed` (mulberry32): each cycle of slices takes the contenders in a new order. */
 export function shuffled (list, seed) {
   let state = seed >>> 0
-  // mulberry32: a small seeded generator; the order only has to vary, not be unpredictable.
   const next = () => {
     state = (state + 0x6D2B79F5) >>> 0
     let value = Math.imul(state ^ (state >>> 15), 1 | state)
@@ -126,82 +211,54 @@ export function shuffled (list, seed) {
   return order
 }
 
-// The load generator's voluntary context switches: on Linux, those of this process's main thread,
-// where autocannon runs; elsewhere, those of the whole process.
-function generatorSleeps () {
-  try {
-    return Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync('/proc/thread-self/status', 'utf8'))[1])
-  } catch {
-    return process.resourceUsage().voluntaryContextSwitches
-  }
-}
-
-// Busy CPU time of the whole machine, in microseconds, from /proc/stat (Linux); null elsewhere.
+/** Busy CPU time of the whole machine in microseconds, from /proc/stat (Linux); null elsewhere. */
 export function machineBusy () {
   try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number)
-    const [user, nice, system, , , irq, softirq, steal] = fields
-    return (user + nice + system + irq + softirq + steal) * (1e6 / 100)
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number)
+    return (user + nice + system + irq + softirq + steal) * 1e4
   } catch {
     return null
   }
 }
 
-// Requests still queued when autocannon stops (up to connections × pipelining of them) are served
-// after it returns. The server's CPU is read once it has been idle for a step, so that this work
-// counts in this run, and lands neither in the next run's figures nor on the next contender's.
-const QUIET_STEP = 20
-const QUIET_SHARE = 0.1
-const QUIET_MAX = 1000
-
+// Requests still queued when autocannon stops are served after it returns: the server's CPU is
+// read once it has been idle for 20 ms (at most 1 s), so that work counts in this slice.
 async function quiet (server) {
-  let last = await server.stats()
-  for (let waited = 0; waited < QUIET_MAX; waited += QUIET_STEP) {
-    await sleep(QUIET_STEP)
-    const now = await server.stats()
-    if (now.cpu - last.cpu < QUIET_STEP * 1000 * QUIET_SHARE) return now
+  let last = await server.cpu()
+  for (let waited = 0; waited < 1000; waited += 20) {
+    await sleep(20)
+    const now = await server.cpu()
+    if (now - last < 2000) return now
     last = now
   }
   return last
 }
 
-/**
- * Runs autocannon for `duration` seconds, then waits for the server to be idle. Returns its result, the CPU use in cores, the raw
- * times (microseconds) a round adds up over its slices: wall, server (and the kernel's part of it),
- * load generator, the rest; and how many times the load generator went to sleep for want of a
- * response (its voluntary context switches): each time, a response of the server had to wake it,
- * which on the virtual machine of docs/benchmarks.md showed in the server's system time.
- */
+/** One slice: autocannon for `duration` s, with the CPU (cores) of the server, the load generator and everything else. */
 export async function measure (server, rotation, { connections, pipelining, duration }) {
-  const options = {
-    url: `http://127.0.0.1:${server.port}/hello`,
-    connections,
-    pipelining,
-    duration,
-    ...rotation.load(connections)
-  }
-  const serverBefore = await server.stats()
+  const serverBefore = await server.cpu()
   const machineBefore = machineBusy()
   const clientBefore = process.cpuUsage()
-  const sleepsBefore = generatorSleeps()
-  const started = process.hrtime.bigint()
-
-  const result = await autocannon(options)
-  const sleeps = generatorSleeps() - sleepsBefore
-  const serverAfter = await quiet(server)
-
-  const wall = Number(process.hrtime.bigint() - started) / 1e3
+  const started = performance.now()
+  const result = await autocannon({ url: `http://127.0.0.1:${server.port}/hello`, connections, pipelining, duration, ...rotation.load(connections) })
+  const serverMicros = (await quiet(server)) - serverBefore
+  const wall = (performance.now() - started) * 1000
   const client = process.cpuUsage(clientBefore)
-  const machineAfter = machineBusy()
   const clientMicros = client.user + client.system
-  const serverMicros = serverAfter.cpu - serverBefore.cpu
-  // Other processes, the kernel's own work and hypervisor steal. Close to 0 on a quiet machine.
-  const otherMicros = machineBefore === null ? null : Math.max(0, machineAfter - machineBefore - serverMicros - clientMicros)
-  const cpu = {
-    server: serverMicros / wall,
-    client: clientMicros / wall,
-    other: otherMicros === null ? null : otherMicros / wall
+  const machineAfter = machineBusy()
+  return {
+    reqPerSec: result.requests.total / result.duration,
+    responses: result.requests.total,
+    seconds: result.duration,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    micros: { wall, server: serverMicros },
+    cpu: {
+      server: serverMicros / wall,
+      client: clientMicros / wall,
+      // Other processes, the kernel's own work, hypervisor steal: close to 0 on a quiet machine.
+      other: machineBefore === null ? null : Math.max(0, machineAfter - machineBefore - serverMicros - clientMicros) / wall
+    }
   }
-  const serverSystem = serverAfter.system - serverBefore.system
-  return { result, cpu, micros: { wall, server: serverMicros, serverSystem, client: clientMicros, other: otherMicros }, generatorSleeps: sleeps, rss: serverAfter.rss }
 }
