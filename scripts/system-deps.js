@@ -4,15 +4,9 @@
 // scripts/system-tests.js): a skipped suite is named, loudly, here and in the tap run.
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { banner, SKIP_VARIABLE, skippedSystems, skipReport, SYSTEMS } from './system-tests.js'
+import { banner, SKIP_VARIABLE, skippedSystemsOrExit, skipReport, SYSTEMS } from './system-tests.js'
 
-let skipped
-try {
-  skipped = skippedSystems()
-} catch (error) {
-  console.error(error.message)
-  process.exit(1)
-}
+const skipped = skippedSystemsOrExit()
 if (skipped.size > 0) console.log(banner(skipReport(skipped)))
 
 const missing = Object.entries(SYSTEMS)

@@ -35,6 +35,16 @@ export function skippedSystems (env = process.env) {
   return new Set(names)
 }
 
+/** The skipped systems, for the scripts: a wrong FJS_SKIP_SYSTEM_TESTS ends the process with its message. */
+export function skippedSystemsOrExit () {
+  try {
+    return skippedSystems()
+  } catch (error) {
+    console.error(error.message)
+    process.exit(1)
+  }
+}
+
 function testFiles (dir = join(ROOT, 'test')) {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith('.test.ts'))

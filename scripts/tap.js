@@ -4,15 +4,9 @@
 // and after the run.
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { banner, ROOT, skippedSystems, skipReport, suitesNeeding } from './system-tests.js'
+import { banner, ROOT, skippedSystemsOrExit, skipReport, suitesNeeding } from './system-tests.js'
 
-let skipped
-try {
-  skipped = skippedSystems()
-} catch (error) {
-  console.error(error.message)
-  process.exit(1)
-}
+const skipped = skippedSystemsOrExit()
 
 const args = []
 let report = []
