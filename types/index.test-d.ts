@@ -2,10 +2,10 @@ import Fastify, { type FastifyRequest } from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
 import type { JSONWebKeySet } from 'jose'
 import jwtSecurity, {
-  Allow, Allowed, Denied, Everyone, JwtHeaderPolicy, MemoryRevocationStore, RedisRevocationStore, fromEnv, fromSettings, SETTING_NAMES,
+  Allow, Allowed, Denied, Everyone, JwtCookiePolicy, JwtHeaderPolicy, errors, MemoryRevocationStore, RedisRevocationStore, fromEnv, fromSettings, SETTING_NAMES,
   type ContextSource, type RevocationStore, type TokenCacheOptions,
   type JwtClaims, type JwtIdentity, type JwtSecurityOptions, type PermitsResult, type SecurityPolicy,
-  type PolicyContext, type SecurityScheme
+  type PolicyContext, type SecurityScheme, type JwtCookiePolicyOptions
 } from 'fastify-jwt-security'
 
 const app = Fastify()
@@ -80,6 +80,15 @@ await Fastify().register(jwtSecurity, { jwks: { url: 'https://auth.example.org/.
 expectError(Fastify().register(jwtSecurity, { keys: [{ secret: 'x'.repeat(64) }] }))
 expectError(Fastify().register(jwtSecurity, { jwks: { url: 'https://a.example', algorithms: ['HS256'] } }))
 expectType<JSONWebKeySet>(app.jwks())
+// The key server's outage rules.
+await Fastify().register(jwtSecurity, { jwks: { url: 'https://a.example/jwks.json', staleIfError: '1h', retryDelay: 1, maxRetryDelay: '60s', prefetch: 'background' }, audience: 'api' })
+expectError(Fastify().register(jwtSecurity, { jwks: { url: 'https://a.example/jwks.json', prefetch: 'later' } }))
+expectType<'FST_JWT_SECURITY_KEYS_UNAVAILABLE'>(new errors.KeysUnavailableError().code)
+expectType<503>(new errors.KeysUnavailableError().statusCode)
+// A cookie with pyramid_jwt's Domain; settings that say which of them were ignored.
+expectAssignable<JwtCookiePolicyOptions>({ cookieName: 'session', hostDomain: true })
+expectError(new JwtCookiePolicy({ hostDomain: 'yes' }))
+expectAssignable<JwtSecurityOptions>(fromSettings({ 'jwt.cookie_name': 'session' }, { log: console }))
 expectAssignable<JwtSecurityOptions>(fromSettings({ 'jwt.private_key': 'x', 'jwt.expiration': '3600' }))
 expectAssignable<JwtSecurityOptions>(fromEnv())
 expectType<readonly string[]>(SETTING_NAMES)
