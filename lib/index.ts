@@ -13,6 +13,7 @@ import { RevocationGuard } from './revocation/guard.js'
 import { MAX_TOKEN_LIFETIME, TokenService, type CreateTokenOptions } from './tokens/tokens.js'
 import { toUserid } from './tokens/claims.js'
 import { documentSecurity } from './openapi.js'
+import { ClaimsPrincipals, DEFAULT_SCOPE_CLAIMS } from './authz/claims-mapping.js'
 import { NoRevocationStoreError } from './errors.js'
 import type { Claims, Identity, Permission } from './types.js'
 
@@ -85,8 +86,15 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
       issuer: settings.issuer,
       maxLifetime: settings.maxTokenAge ?? (settings.expiresIn === null ? null : MAX_TOKEN_LIFETIME)
     })
+  const ownPrincipals = new ClaimsPrincipals({ roles: settings.principalClaims, scopes: DEFAULT_SCOPE_CLAIMS })
+  const withRoles = settings.callback === null
   const context: PolicyContext = Object.freeze({
-    tokens, callback: settings.callback, principalClaims: settings.principalClaims, realm: settings.realm, revocation
+    tokens,
+    callback: settings.callback,
+    principalClaims: settings.principalClaims,
+    principalsOf: (claims: JwtClaims) => ownPrincipals.of(claims, withRoles),
+    realm: settings.realm,
+    revocation
   })
 
   await policy.register?.(fastify, context)
@@ -161,6 +169,8 @@ export type { KeySpec } from './keys/key-ring.js'
 export { fromSettings, fromEnv, SETTING_NAMES } from './config/settings.js'
 export type { SettingsSourceOptions } from './config/settings.js'
 export type { JwksOptions } from './keys/remote-jwks.js'
+export type { ClaimPath, ClaimsMapping } from './authz/claims-mapping.js'
+export { SCOPE_PREFIX } from './authz/claims-mapping.js'
 export type { PermitsOptions, PermissionHook, PermissionHookName, ContextSource } from './authz/permits.js'
 export { NO_PERMISSION_REQUIRED } from './authz/permits.js'
 export { ACLHelper, ACLAllowed, ACLDenied, Allow, Deny, ALL_PERMISSIONS, DENY_ALL, AllPermissionsList, DEFAULT_DENY, NO_ACL_FOUND } from './authz/acl.js'

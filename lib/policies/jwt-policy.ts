@@ -152,7 +152,7 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
       recordAuthFailure(request, IDENTITY_REJECTED)
       return null
     }
-    return this.#identified(request, claims, core.callback === null ? claimPrincipals(core, claims) : baseOf(claims).concat(extra), core)
+    return this.#identified(request, claims, core.callback === null ? claimPrincipals(core, claims) : baseOf(claims).concat(extra, core.principalsOf(claims)), core)
   }
 
   #identified (request: FastifyRequest, claims: JwtClaims, principals: readonly string[], core: PolicyContext): JwtIdentity {
@@ -229,16 +229,9 @@ function baseOf (claims: JwtClaims): string[] {
   return [Everyone, Authenticated, claims.sub]
 }
 
-// Without a callback: the string items of the array claims named by principalClaims.
+// Without a callback: the roles and scopes of the claims, as the plugin's options map them.
 function claimPrincipals (core: PolicyContext, claims: JwtClaims): string[] {
-  const principals = baseOf(claims)
-  for (const name of core.principalClaims) {
-    const value = claims[name]
-    if (Array.isArray(value)) {
-      for (const item of value) if (typeof item === 'string') principals.push(item)
-    }
-  }
-  return principals
+  return baseOf(claims).concat(core.principalsOf(claims))
 }
 
 async function callbackPrincipals (callback: IdentityCallback, claims: JwtClaims, request: FastifyRequest): Promise<string[] | null> {

@@ -150,6 +150,13 @@ export interface PolicyContext {
   readonly callback: IdentityCallback | null
   /** The `principalClaims` option. */
   readonly principalClaims: readonly string[]
+  /**
+   * The principals the plugin's options derive from verified claims, as the built-in policies add
+   * them after `Everyone`, `Authenticated` and the userid: the roles (the claims of
+   * `principalClaims`, or of the claims mapping of the token's trusted issuer) unless a `callback`
+   * is set, then the scopes as `scope:<name>`.
+   */
+  principalsOf (claims: JwtClaims): string[]
   /** The `realm` option, as the challenges carry it. */
   readonly realm: string
 }

@@ -19,6 +19,22 @@ t.test('principals: Everyone, Authenticated, the userid, then roles and permissi
   t.equal((await app.inject({ url: '/view', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
 })
 
+t.test('scope and scp become scope: principals after the roles, with or without a callback', async (t) => {
+  const app = await buildApp({}, (app) => {
+    app.get('/read', { preHandler: app.permits('scope:read:messages') }, async () => 'read')
+  })
+  t.teardown(() => app.close())
+  const token = await app.createJwtToken('alice', { roles: ['view', 'scope:forged'], scope: 'read:messages write:messages', scp: ['x'] })
+  const response = await app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })
+  t.same(response.json().principals, ['system.Everyone', 'system.Authenticated', 'alice', 'view', 'scope:read:messages', 'scope:write:messages', 'scope:x'])
+  t.equal((await app.inject({ url: '/read', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
+  const withCallback = await buildApp({ callback: () => ['role:admin'] })
+  t.teardown(() => withCallback.close())
+  const other = await withCallback.createJwtToken('bob', { roles: ['view'], scope: 'read' })
+  const bob = await withCallback.inject({ url: '/me', headers: { authorization: `Bearer ${other}` } })
+  t.same(bob.json().principals, ['system.Everyone', 'system.Authenticated', 'bob', 'role:admin', 'scope:read'])
+})
+
 t.test('principalClaims chooses the claims', async (t) => {
   const app = await buildApp({ principalClaims: ['groups'] })
   t.teardown(() => app.close())
