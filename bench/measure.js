@@ -212,7 +212,7 @@ export function shuffled (list, seed) {
 }
 
 /** Busy CPU time of the whole machine in microseconds, from /proc/stat (Linux); null elsewhere. */
-export function machineBusy () {
+function machineBusy () {
   try {
     const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number)
     return (user + nice + system + irq + softirq + steal) * 1e4

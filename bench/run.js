@@ -5,27 +5,24 @@ import autocannon from 'autocannon'
 import { contenders as allContenders } from './contenders.js'
 import { writeDocs } from './docs.js'
 import { CheckError, ColdPool, Rotation, check, measure, shuffled, startServer, tokensFor } from './measure.js'
-import { describeMachine, evaluateTargets, markdownResults, median, printMachine, summarize, summarizeSign, writeResults } from './report.js'
-import { SIGNERS, measureSigner } from './sign.js'
+import { describeMachine, evaluateTargets, markdownResults, median, printMachine, summarize, writeResults } from './report.js'
 
-const SIGN = 'sign'
 const USAGE = `Usage: npm run bench -- [flags]
 
   --duration <s>       seconds measured per contender, pipelining level and round (default 10; 2 with --quick)
   --slice <s>          slice length: the contenders take the slices in turn, in a new order every cycle (default 1)
-  --rounds <n>         rounds of every contender at every pipelining level, then every signer (default 3; 1 with --quick)
+  --rounds <n>         rounds of every contender at every pipelining level (default 3; 1 with --quick)
   --connections <n>    autocannon connections (default 50)
   --pipelining <list>  pipelining levels, comma-separated (default 1,10)
   --warmup <s>         unmeasured load per contender before the slices (default 2; 1 with --quick)
   --retries <n>        re-measures of a slice during which other processes were busy (default 2; 0 with --quick)
-  --only <names>       contenders to run, comma-separated, "${SIGN}" for the signing benchmark (default: all)
+  --only <names>       contenders to run, comma-separated (default: all)
   --cold-rate <req/s>  most req/s of a cold contender: sizes its pool of new tokens (default 40000)
-  --sign-duration <s>  seconds measured per signer, after 1 s of warm-up (default 5; 1 with --quick)
   --no-docs            leave docs/benchmarks.md and docs/benchmark-chart.svg alone
-  --quick              smoke check: --duration 2 --rounds 1 --warmup 1 --retries 0 --sign-duration 1
+  --quick              smoke check: --duration 2 --rounds 1 --warmup 1 --retries 0
   -h, --help           this text
 
-Contenders: ${allContenders.map(({ name }) => name).join(', ')}, ${SIGN}`
+Contenders: ${allContenders.map(({ name }) => name).join(', ')}`
 
 // Cores: other processes busier than this make a slice busy; a load generator this busy set the req/s.
 const [BUSY_THRESHOLD, GENERATOR_THRESHOLD] = [0.25, 0.9]
@@ -40,7 +37,7 @@ function fail (message) {
 function parseSettings (argv) {
   let values
   try {
-    const strings = ['duration', 'slice', 'rounds', 'connections', 'pipelining', 'warmup', 'retries', 'only', 'cold-rate', 'sign-duration']
+    const strings = ['duration', 'slice', 'rounds', 'connections', 'pipelining', 'warmup', 'retries', 'only', 'cold-rate']
     values = parseArgs({
       args: argv,
       options: {
@@ -64,7 +61,7 @@ function parseSettings (argv) {
     if (text.trim() === '' || !(value >= min) || (integer && !Number.isInteger(value))) fail(`--${name}: expected ${integer ? 'an integer' : 'a number'} of at least ${min}, got "${text}"`)
     return value
   }
-  const known = [...allContenders.map(({ name }) => name), SIGN]
+  const known = allContenders.map(({ name }) => name)
   const only = values.only === undefined ? null : values.only.split(',').map((name) => name.trim()).filter(Boolean)
   const names = only ?? known
   const unknown = names.filter((name) => !known.includes(name))
@@ -82,10 +79,8 @@ function parseSettings (argv) {
     warmup: number('warmup', quick ? '1' : '2', { integer: false, min: 0 }),
     retries: number('retries', quick ? '0' : '2', { min: 0 }),
     coldRate: number('cold-rate', '40000'),
-    signDuration: number('sign-duration', quick ? '1' : '5', { integer: false, min: 0.1 }),
     docs: !values['no-docs'],
-    contenders: allContenders.filter(({ name }) => names.includes(name)),
-    sign: names.includes(SIGN)
+    contenders: allContenders.filter(({ name }) => names.includes(name))
   }
 }
 
@@ -170,12 +165,12 @@ async function main () {
   const machine = describeMachine()
   printMachine(machine)
   const { contenders } = settings
-  const minutes = (settings.rounds * (settings.pipelining.length * roundSeconds(settings, contenders.length, 1) + (settings.sign ? SIGNERS.length * (settings.signDuration + 2) : 0)) / 60).toFixed(1)
-  console.log(`Contenders: ${[...contenders.map(({ name }) => name), ...settings.sign ? [SIGN] : []].join(', ')}`)
+  const minutes = (settings.rounds * settings.pipelining.length * roundSeconds(settings, contenders.length, 1) / 60).toFixed(1)
+  console.log(`Contenders: ${contenders.map(({ name }) => name).join(', ')}`)
   console.log(`${settings.rounds} round(s) x pipelining ${settings.pipelining.join(', ')}, ${settings.connections} connections, ` +
     `${settings.warmup} s warm-up + ${settings.duration} s each in ${settings.slice} s slices: about ${minutes} min\n`)
 
-  const data = { date: new Date().toISOString(), machine, settings: { ...settings, contenders: contenders.map(({ name }) => name) }, coldPool: null, runs: [], discarded: [], signRuns: [], summary: [], sign: null, targets: [], error: null }
+  const data = { date: new Date().toISOString(), machine, settings: { ...settings, contenders: contenders.map(({ name }) => name) }, coldPool: null, runs: [], discarded: [], summary: [], targets: [], error: null }
   try {
     let coldPool = null
     if (contenders.some((contender) => contender.tokens === 'cold')) {
@@ -193,15 +188,6 @@ async function main () {
         writeResults(data)
       }
     }
-    coldPool = null
-    for (let round = 1; settings.sign && round <= settings.rounds; round++) {
-      for (const name of rotated(SIGNERS, round)) {
-        const run = { round, ...await measureSigner(name, { warmup: settings.quick ? 0.5 : 1, duration: settings.signDuration }) }
-        run.busy = run.other !== null && run.other > BUSY_THRESHOLD
-        console.log(`round ${round}/${settings.rounds}  sign   ${name.padEnd(16)} ${Math.round(run.opsPerSec).toLocaleString('en-US').padStart(8)} ops/s  CPU ${run.cpuPerOp.toFixed(2)} us/op${run.busy ? '  BUSY' : ''}`)
-        data.signRuns.push(run)
-      }
-    }
   } catch (error) {
     data.error = error.message
     writeResults(data)
@@ -210,8 +196,7 @@ async function main () {
     return
   }
   data.summary = summarize(data.runs, contenders, settings.pipelining)
-  data.sign = settings.sign ? summarizeSign(data.signRuns) : null
-  data.targets = evaluateTargets(data.runs, data.summary, data.sign)
+  data.targets = evaluateTargets(data.runs, data.summary)
   console.log(`\n${markdownResults(data)}`)
   console.log(`\nRaw results: ${writeResults(data).pathname}`)
   if (!settings.docs || data.runs.length === 0) return

@@ -1,8 +1,8 @@
 // The contenders' servers, one per child process: `node bench/servers.js <contender>`, forked by
 // bench/run.js. Each serves GET /hello on a random loopback port and sends the parent its port and,
 // for a contender with 'server' tokens, 1,000 tokens signed by its own signer, all with the same
-// claims (sub, roles, jti, iat, exp = iat + 1 h). Libraries are imported only by the servers that
-// use them, so that every server starts from the same state.
+// claims (sub, roles, jti, iat, exp = iat + 1 h; plugin-issuer's also iss and aud). Libraries are
+// imported only by the servers that use them, so that every server starts from the same state.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -24,8 +24,9 @@ function coldSecret () {
 async function plugin (options) {
   const { default: jwtSecurity, JwtCookiePolicy } = await import('fastify-jwt-security')
   const app = Fastify({ logger: false })
-  const policy = options.cookie ? { policy: new JwtCookiePolicy({ cookieName: 'session', secure: false }) } : {}
-  await app.register(jwtSecurity, { secret: options.secret, ...options.algorithm ? { algorithm: options.algorithm } : {}, ...policy })
+  const { cookie, ...registration } = options
+  const policy = cookie ? { policy: new JwtCookiePolicy({ cookieName: 'session', secure: false }) } : {}
+  await app.register(jwtSecurity, { ...registration, ...policy })
   return app
 }
 
@@ -109,6 +110,18 @@ const servers = {
     const app = await plugin({ secret: randomBytes(32), algorithm: 'HS256', cookie: true })
     app.get('/hello', PROTECTED, identity)
     return { app, pool: await signPool((userid) => app.createJwtToken(userid, { roles: ['view'] })) }
+  },
+  // The tokens of a trusted issuer (an identity provider's ES256 key, given as a public JWK), the
+  // app's only source of tokens; the server plays the provider too, signing its pool.
+  async 'plugin-issuer' () {
+    const { SignJWT, exportJWK, generateKeyPair } = await import('jose')
+    const { publicKey, privateKey } = await generateKeyPair('ES256')
+    const [issuer, audience] = ['https://idp.bench.test', 'bench-api']
+    const app = await plugin({ issuers: [{ issuer, audience, keys: [{ kid: 'idp-1', algorithm: 'ES256', publicKey: await exportJWK(publicKey) }], claims: { roles: ['roles'] } }] })
+    app.get('/hello', PROTECTED, identity)
+    const pool = await signPool((userid) => new SignJWT({ roles: ['view'], jti: randomUUID() }).setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
+      .setSubject(userid).setIssuer(issuer).setAudience(audience).setIssuedAt().setExpirationTime('1h').sign(privateKey))
+    return { app, pool }
   },
   async 'plugin-cold' () {
     const app = await plugin({ secret: coldSecret(), algorithm: 'HS256' })
