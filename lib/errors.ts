@@ -108,6 +108,41 @@ export const ForbiddenError = createError(
   'FST_JWT_SECURITY_FORBIDDEN', 'You do not have permission to perform this action', 403, Error, false)
 
 /**
+ * The token is valid but its authentication does not meet the route's step-up requirement
+ * (RFC 9470): its `acr` is not one of `acr`, or its `auth_time` is missing or older than `maxAge`.
+ * The error's `reason` (`acr_not_accepted`, `auth_time_missing`, `auth_time_too_old`) says which;
+ * it is logged, never sent.
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * app.setErrorHandler((error, request, reply) => {
+ *   // the WWW-Authenticate challenge (acr_values, max_age) is already set: the client re-authenticates
+ *   if (error instanceof errors.InsufficientUserAuthenticationError) request.log.info({ reason: (error as { reason?: string }).reason }, 'step-up needed')
+ *   return reply.send(error)
+ * })
+ * ```
+ */
+export const InsufficientUserAuthenticationError = createError(
+  'FST_JWT_SECURITY_INSUFFICIENT_USER_AUTHENTICATION', 'A different or more recent authentication is required', 401, Error, false)
+
+/**
+ * The token is valid but lacks a scope the route requires (RFC 6750 §3.1 `insufficient_scope`).
+ * @example
+ * ```ts
+ * import type { FastifyError } from 'fastify'
+ *
+ * app.setErrorHandler<FastifyError>((error, request, reply) => {
+ *   // the challenge's scope attribute names what to ask the authorization server for
+ *   if (error.code === 'FST_JWT_SECURITY_INSUFFICIENT_SCOPE') request.log.info({ challenge: reply.getHeader('www-authenticate') }, 'scope missing')
+ *   return reply.send(error)
+ * })
+ * ```
+ */
+export const InsufficientScopeError = createError(
+  'FST_JWT_SECURITY_INSUFFICIENT_SCOPE', 'The request requires higher privileges than provided by the access token', 403, Error, false)
+
+/**
  * A cookie-authenticated request with an unsafe method failed the CSRF check.
  * @example
  * ```ts
@@ -176,7 +211,7 @@ export const KeysUnavailableError = createError(
   'FST_JWT_SECURITY_KEYS_UNAVAILABLE', 'Credentials cannot be verified right now, try again later', 503, Error, false)
 
 /**
- * `jwks.prefetch: true` and the remote JWK Set could not be fetched at start-up: `app.ready()`
+ * `prefetch: true` (of `jwks` or of a trusted issuer) and the keys could not be fetched at start-up: `app.ready()`
  * rejects with this error (its `cause` says why).
  * @example
  * ```ts
@@ -191,7 +226,7 @@ export const KeysUnavailableError = createError(
  * ```
  */
 export const JwksPrefetchError = createError(
-  'FST_JWT_SECURITY_JWKS_PREFETCH_FAILED', 'The JSON Web Key Set at %s could not be fetched at start-up (jwks.prefetch: true); use prefetch: "background" to start without it', 500)
+  'FST_JWT_SECURITY_JWKS_PREFETCH_FAILED', 'The keys of %s could not be fetched at start-up (prefetch: true); use prefetch: "background" to start without it', 500)
 
 /**
  * A revocation could not be written, or its write timed out: the caller must know the token may still be valid.

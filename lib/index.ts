@@ -5,16 +5,20 @@ import type { AuthFailure } from './policies/auth-failure.js'
 import { buildChallenges } from './authz/permits.js'
 import type { JwtClaims } from './tokens/claims.js'
 import { identityHook } from './policies/identity-hook.js'
-import { buildKeyRing } from './keys/key-ring.js'
+import { buildKeyRing, EMPTY_KEY_RING } from './keys/key-ring.js'
+import { buildIssuers } from './keys/issuers.js'
 import { resolveOptions, type JwtSecurityOptions } from './config/options.js'
 import { PermissionChecker, type ContextSource, type NO_PERMISSION_REQUIRED, type PermissionHook, type PermissionHookName, type PermitsOptions } from './authz/permits.js'
 import type { PermitsResult, PolicyContext } from './policies/policy.js'
-import { RevocationGuard } from './revocation/guard.js'
+import { RevocationGuard, type RevokeAllOptions } from './revocation/guard.js'
 import { MAX_TOKEN_LIFETIME, TokenService, type CreateTokenOptions } from './tokens/tokens.js'
 import { toUserid } from './tokens/claims.js'
-import { documentSecurity } from './openapi.js'
+import { documentSecurity, openIdConnectSchemes } from './openapi.js'
+import { RequirementChecker } from './authz/requirement-checker.js'
+import type { AccessRequirement } from './authz/requirements.js'
+import { serveMetadata } from './protected-resource/metadata.js'
 import { ClaimsPrincipals, DEFAULT_SCOPE_CLAIMS } from './authz/claims-mapping.js'
-import { NoRevocationStoreError } from './errors.js'
+import { InvalidClaimsError, NoRevocationStoreError } from './errors.js'
 import type { Claims, Identity, Permission } from './types.js'
 
 declare module 'fastify' {
@@ -47,6 +51,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** A route hook (preHandler or onRequest) that requires `permission`: 401, 400 or 403 otherwise. */
     permits (permission: Permission, options?: PermitsOptions): PermissionHook
+    /** A route hook that requires scopes and a step-up authentication level (`acr`, `maxAge`): 401, 400 or 403 otherwise. */
+    requires (requirement: AccessRequirement): PermissionHook
     /** Creates a signed token, as `request.createJwtToken`, for scripts and tests. */
     createJwtToken (userid: string | number, extraClaims?: Record<string, unknown>, options?: CreateTokenOptions): Promise<string>
     /** The public keys as a JWK Set, to publish at `/.well-known/jwks.json`: never a secret or a private member. */
@@ -54,7 +60,7 @@ declare module 'fastify' {
     /** Revokes one token (by its `jti` and `iss`) until it expires. Needs the `revocation` option. */
     revokeToken (claims: JwtClaims | Record<string, unknown>): Promise<void>
     /** Revokes every token of `userid` (a string, or a safe integer as in createJwtToken) issued before now ("sign out of all devices"). Needs the `revocation` option. */
-    revokeAllFor (userid: string | number): Promise<void>
+    revokeAllFor (userid: string | number, options?: RevokeAllOptions): Promise<void>
   }
   interface FastifyContextConfig {
     /** The permission this route requires, checked in onRequest; `NO_PERMISSION_REQUIRED` opts the route out of `defaultPermission`. */
@@ -63,17 +69,22 @@ declare module 'fastify' {
     context?: ContextSource
     /** The hook `permission` is checked in: `'onRequest'` (default, before the body is read) or `'preHandler'`. */
     permissionHook?: PermissionHookName
+    /** The scopes and step-up authentication (`acr`, `maxAge`) this route requires, checked in onRequest before `permission`. */
+    requires?: AccessRequirement
   }
 }
 
 const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurity (fastify, options) {
   const settings = resolveOptions(options)
-  const keys = await buildKeyRing(settings, fastify.log)
-  const tokens = new TokenService({ ...settings, keys })
+  const issuers = await buildIssuers(settings.issuers, settings.issuer, fastify.log)
+  const keys = await buildKeyRing(settings, fastify.log, issuers.length > 0)
+  await Promise.all(issuers.map((verifier) => verifier.prefetched))
+  const tokens = new TokenService({ ...settings, keys, issuers, ownKeys: keys !== EMPTY_KEY_RING })
   const { policy } = settings
+  const challenges = buildChallenges(policy.challengeScheme ?? 'Bearer', settings.realm, settings.protectedResource?.metadataUrl ?? null)
   const checker = new PermissionChecker({
     policy,
-    challenges: buildChallenges(policy.challengeScheme ?? 'Bearer', settings.realm),
+    challenges,
     rootFactory: settings.rootFactory,
     defaultPermission: settings.defaultPermission,
     debugAuthorization: settings.debugAuthorization
@@ -87,18 +98,26 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
       maxLifetime: settings.maxTokenAge ?? (settings.expiresIn === null ? null : MAX_TOKEN_LIFETIME)
     })
   const ownPrincipals = new ClaimsPrincipals({ roles: settings.principalClaims, scopes: DEFAULT_SCOPE_CLAIMS })
+  const principalsByIssuer = new Map(issuers.map((verifier) => [verifier.issuer, verifier.principals]))
   const withRoles = settings.callback === null
   const context: PolicyContext = Object.freeze({
     tokens,
     callback: settings.callback,
     principalClaims: settings.principalClaims,
-    principalsOf: (claims: JwtClaims) => ownPrincipals.of(claims, withRoles),
+    // Own tokens never carry a trusted issuer's iss: the token service routes by it.
+    principalsOf: (claims: JwtClaims) => (principalsByIssuer.get(claims.iss as string) ?? ownPrincipals).of(claims, withRoles),
     realm: settings.realm,
     revocation
   })
 
   await policy.register?.(fastify, context)
   fastify.decorate('permits', (permission: string, permitsOptions?: PermitsOptions) => checker.hook(permission, permitsOptions))
+  const requirements = new RequirementChecker({
+    challenges,
+    denial: (request, reply) => checker.denial(request, reply),
+    nowSeconds: () => tokens.nowSeconds()
+  })
+  fastify.decorate('requires', (requirement: AccessRequirement) => requirements.hook(requirement))
   fastify.decorate('jwks', () => keys.jwks())
   fastify.decorate('createJwtToken', (userid: unknown, extraClaims?: unknown, tokenOptions?: CreateTokenOptions) =>
     tokens.sign(userid, extraClaims, tokenOptions))
@@ -126,8 +145,11 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
   fastify.decorate('revokeToken', async (claims: unknown) => {
     await (revocation ?? noRevocationStore()).revokeToken(claims)
   })
-  fastify.decorate('revokeAllFor', async (userid: unknown) => {
-    await (revocation ?? noRevocationStore()).revokeAllFor(userid)
+  const knownIssuers = new Set(issuers.map((verifier) => verifier.issuer))
+  fastify.decorate('revokeAllFor', async (userid: unknown, revokeOptions?: RevokeAllOptions) => {
+    const issuer = revokeOptions?.issuer
+    if (issuer !== undefined && !knownIssuers.has(issuer)) throw new InvalidClaimsError('issuer must be the issuer of an entry of the issuers option')
+    await (revocation ?? noRevocationStore()).revokeAllFor(userid, issuer ?? settings.issuer)
   })
   if (settings.revocation !== null) {
     const store = settings.revocation
@@ -136,8 +158,15 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
   }
 
   fastify.addHook('onRequest', identityHook(policy))
-  fastify.addHook('onRoute', (route) => checker.addRouteHook(route))
-  documentSecurity(fastify, policy)
+  // A route's config.requires is checked before its permission: its hook is added first.
+  fastify.addHook('onRoute', (route) => {
+    requirements.addRouteHook(route)
+    checker.addRouteHook(route)
+  })
+  documentSecurity(fastify, policy, openIdConnectSchemes(issuers))
+  if (settings.protectedResource !== null) {
+    serveMetadata(fastify, settings.protectedResource, issuers.map((verifier) => verifier.issuer), () => requirements.routeScopes())
+  }
 }
 
 function noRevocationStore (): never {
@@ -169,10 +198,13 @@ export type { KeySpec } from './keys/key-ring.js'
 export { fromSettings, fromEnv, SETTING_NAMES } from './config/settings.js'
 export type { SettingsSourceOptions } from './config/settings.js'
 export type { JwksOptions } from './keys/remote-jwks.js'
+export type { TrustedIssuer } from './keys/issuers.js'
 export type { ClaimPath, ClaimsMapping } from './authz/claims-mapping.js'
 export { SCOPE_PREFIX } from './authz/claims-mapping.js'
 export type { PermitsOptions, PermissionHook, PermissionHookName, ContextSource } from './authz/permits.js'
 export { NO_PERMISSION_REQUIRED } from './authz/permits.js'
+export type { AccessRequirement } from './authz/requirements.js'
+export type { ProtectedResourceOptions } from './protected-resource/options.js'
 export { ACLHelper, ACLAllowed, ACLDenied, Allow, Deny, ALL_PERMISSIONS, DENY_ALL, AllPermissionsList, DEFAULT_DENY, NO_ACL_FOUND } from './authz/acl.js'
 export type { ACE, ACL, AcePermissions, Resource } from './authz/acl.js'
 export type { CreateTokenOptions } from './tokens/tokens.js'
@@ -191,6 +223,7 @@ export { MemoryRevocationStore } from './revocation/memory-store.js'
 export type { MemoryRevocationStoreOptions } from './revocation/memory-store.js'
 export { RedisRevocationStore } from './revocation/redis-store.js'
 export type { RedisRevocationStoreOptions, RedisClientLike } from './revocation/redis-store.js'
+export type { RevokeAllOptions } from './revocation/guard.js'
 export type { RevocationStore, RevocationQuery, RevokedToken, RevokedSession, RevokedSubject } from './revocation/store.js'
 export { Everyone, Authenticated } from './authz/principals.js'
 export * as errors from './errors.js'

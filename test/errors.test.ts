@@ -4,7 +4,7 @@ import * as errors from '../lib/errors.js'
 t.test('every code has the one prefix and is listed once', async (t) => {
   t.equal(new Set(errors.errorCodes).size, errors.errorCodes.length)
   for (const code of errors.errorCodes) t.match(code, /^FST_JWT_SECURITY_[A-Z0-9_]+$/)
-  t.equal(errors.errorCodes.length, 21)
+  t.equal(errors.errorCodes.length, 23)
 })
 
 t.test('client-facing errors have fixed messages and 4xx statuses', async (t) => {
@@ -14,6 +14,8 @@ t.test('client-facing errors have fixed messages and 4xx statuses', async (t) =>
     [errors.TokenExpiredError, 401, 'The access token expired'],
     [errors.InvalidRequestError, 400, 'The authorization request is malformed'],
     [errors.ForbiddenError, 403, 'You do not have permission to perform this action'],
+    [errors.InsufficientUserAuthenticationError, 401, 'A different or more recent authentication is required'],
+    [errors.InsufficientScopeError, 403, 'The request requires higher privileges than provided by the access token'],
     [errors.CsrfError, 403, 'The request failed the cross-site request forgery check'],
     [errors.PolicyFailedError, 500, 'The security policy failed']
   ]

@@ -2,8 +2,9 @@ import swagger, { type SwaggerOptions } from '@fastify/swagger'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
 import jwtSecurity, {
-  JwtCookiePolicy, JwtHeaderPolicy, NO_PERMISSION_REQUIRED, PolicyChain, type JwtSecurityOptions, type SecurityPolicy
+  JwtCookiePolicy, JwtHeaderPolicy, NO_PERMISSION_REQUIRED, PolicyChain, type JwtSecurityOptions, type SecurityPolicy, type SecurityScheme
 } from '../lib/index.js'
+import { documentSecurity } from '../lib/openapi.js'
 import { SECRET } from './helpers/app.js'
 
 // The OpenAPI document @fastify/swagger generates gets the policy's security schemes and, for
@@ -315,4 +316,78 @@ t.test('a custom policy has no transport to describe: nothing is added', async (
   t.equal(operation(document, '/articles').security, undefined)
   t.equal(document.components.securitySchemes, undefined)
   t.notOk(JSON.stringify(document).includes(MARK))
+})
+
+// Access requirements (app.requires(), config.requires): routes that require scopes or a step-up are
+// documented too, and OAuth schemes (an identity provider's) list the scopes they need.
+
+const oidcScheme = { type: 'openIdConnect', openIdConnectUrl: 'https://issuer.example/.well-known/openid-configuration' }
+const oidc: SecurityScheme = { name: 'oidc', openapi: oidcScheme, swagger: null }
+
+/** An app whose documentation also names `oauthSchemes`, as the plugin will for its trusted issuers. */
+async function withOauthSchemes (
+  oauthSchemes: readonly SecurityScheme[],
+  policy: SecurityPolicy,
+  declare: (app: FastifyInstance) => void,
+  swaggerOptions: SwaggerOptions = OPENAPI
+): Promise<FastifyInstance> {
+  const app = Fastify()
+  await app.register(swagger, swaggerOptions)
+  await app.register(jwtSecurity, { secret: SECRET, policy })
+  documentSecurity(app, policy, oauthSchemes)
+  declare(app)
+  await app.ready()
+  return app
+}
+
+const scopedRoutes = (app: FastifyInstance): void => {
+  app.get('/public', async () => 'public')
+  app.get('/permission', { config: { permission: 'edit' } }, async () => 'permission')
+  app.get('/scoped', { config: { requires: { scopes: ['a', 'b'] } } }, async () => 'scoped')
+  app.get('/any', { config: { requires: { scopes: { anyOf: ['a', 'b'] } }, permission: 'view' } }, async () => 'any')
+  app.get('/both', { config: { requires: { scopes: ['a'] } }, preHandler: app.permits('view') }, async () => 'both')
+  app.get('/combined', { config: { requires: { scopes: ['a'] } }, onRequest: [app.requires({ scopes: { anyOf: ['b', 'c', 'a'] } })] }, async () => 'combined')
+  app.get('/mfa', { config: { requires: { acr: ['urn:mfa'] } } }, async () => 'mfa')
+}
+
+t.test('required scopes: each OAuth scheme lists them, as alternatives for anyOf; the transports keep the permissions', async (t) => {
+  const app = await withOauthSchemes([oidc], new JwtHeaderPolicy(), scopedRoutes)
+  const document = documentOf(app)
+  t.strictSame(document.components.securitySchemes, { bearerAuth, oidc: oidcScheme })
+  t.equal(operation(document, '/public').security, undefined)
+  t.strictSame(operation(document, '/permission').security, [{ bearerAuth: ['edit'] }, { oidc: [] }], 'a permission only: any token of the scheme')
+  t.strictSame(operation(document, '/scoped').security, [{ bearerAuth: [] }, { oidc: ['a', 'b'] }], 'scopes without a permission are documented')
+  t.strictSame(operation(document, '/any').security, [{ bearerAuth: ['view'] }, { oidc: ['a'] }, { oidc: ['b'] }])
+  t.strictSame(operation(document, '/both').security, [{ bearerAuth: ['view'] }, { oidc: ['a'] }])
+  t.strictSame(operation(document, '/combined').security, [{ bearerAuth: [] }, { oidc: ['b', 'a'] }, { oidc: ['c', 'a'] }, { oidc: ['a'] }], 'every requirement of the route, in the order they run')
+  t.strictSame(operation(document, '/mfa').security, [{ bearerAuth: [] }, { oidc: [] }], 'a step-up only: authentication required')
+  t.notOk(JSON.stringify(document).includes(MARK))
+})
+
+t.test('without OAuth schemes, a route with requirements only gets the transports, with no permission', async (t) => {
+  const app = await buildApp('plugin first', {}, scopedRoutes)
+  const document = documentOf(app)
+  t.strictSame(document.components.securitySchemes, { bearerAuth })
+  t.strictSame(operation(document, '/scoped').security, [{ bearerAuth: [] }])
+  t.strictSame(operation(document, '/any').security, [{ bearerAuth: ['view'] }])
+  t.strictSame(operation(document, '/mfa').security, [{ bearerAuth: [] }])
+})
+
+t.test('OAuth schemes alone (a policy with no transport), unique names, and Swagger 2.0', async (t) => {
+  const policy: SecurityPolicy = { identity: () => null, permits: () => false, remember: () => {}, forget: () => {} }
+  const onlyOauth = await withOauthSchemes([oidc, oidc, { ...oidc, name: 'bearerAuth' }], policy, scopedRoutes)
+  const document = documentOf(onlyOauth)
+  t.strictSame(document.components.securitySchemes, { oidc: oidcScheme }, 'the same scheme twice is one')
+  t.strictSame(operation(document, '/scoped').security, [{ oidc: ['a', 'b'] }])
+
+  const otherIssuer = { ...oidc, openapi: { ...oidcScheme, openIdConnectUrl: 'https://other.example/.well-known/openid-configuration' } }
+  const clash = await withOauthSchemes([{ ...oidc, name: 'bearerAuth' }, otherIssuer], new JwtHeaderPolicy(), scopedRoutes)
+  t.strictSame(documentOf(clash).components.securitySchemes, { bearerAuth, bearerAuth2: oidcScheme, oidc: otherIssuer.openapi })
+  t.strictSame(operation(documentOf(clash), '/scoped').security, [{ bearerAuth: [] }, { bearerAuth2: ['a', 'b'] }, { oidc: ['a', 'b'] }])
+
+  const oauth2 = { type: 'oauth2', flow: 'implicit', authorizationUrl: 'https://issuer.example/authorize' }
+  const swagger2 = await withOauthSchemes([oidc, { name: 'oauth', openapi: oidcScheme, swagger: oauth2 }], new JwtHeaderPolicy(), scopedRoutes,
+    { swagger: { info: { title: 'test', version: '1.0.0' } } })
+  t.strictSame(documentOf(swagger2).securityDefinitions, { bearerAuth: bearerApiKey, oauth: oauth2 }, 'OpenID Connect has no Swagger 2.0 form')
+  t.strictSame(operation(documentOf(swagger2), '/any').security, [{ bearerAuth: ['view'] }, { oauth: ['a'] }, { oauth: ['b'] }])
 })

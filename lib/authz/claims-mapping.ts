@@ -34,13 +34,23 @@ export interface ClaimsMapping {
   scopes?: readonly ClaimPath[]
 }
 
-/** The prefix of the principals that scopes become. */
+/**
+ * The prefix of the principals that scopes become.
+ * @example
+ * ```ts
+ * import { SCOPE_PREFIX } from 'fastify-jwt-security'
+ *
+ * // The scopes of the request's token, from its principals.
+ * const scopes = (request.identity?.principals ?? []).filter((principal) => principal.startsWith(SCOPE_PREFIX)).map((principal) => principal.slice(SCOPE_PREFIX.length))
+ * ```
+ */
 export const SCOPE_PREFIX = 'scope:'
 /** The claims scopes are read from when no mapping says otherwise: RFC 9068's `scope`, and the `scp` of Entra ID and Okta. */
 export const DEFAULT_SCOPE_CLAIMS: readonly ClaimPath[] = Object.freeze(['scope', 'scp'])
 // RFC 6749 §3.3: a scope token is one or more of %x21 / %x23-5B / %x5D-7E. Anything else could not
 // be named in an insufficient_scope challenge, so it grants nothing.
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+/** RFC 6749 §3.3's scope-token: what a scope name may hold. */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 const MAX_PATH_DEPTH = 8
 
 /** Derives the principals of verified claims: a mapping, resolved once. */

@@ -254,7 +254,8 @@ export class PermissionChecker {
 
 // A challenge that another check of the request already set (one composed with @fastify/auth, say)
 // is kept next to the plugin's: RFC 9110 §11.6.1 lets a 401 offer several. The plugin's is sent once.
-function addChallenge (reply: FastifyReply, challenge: string): void {
+/** Adds `challenge` to the reply's WWW-Authenticate values, once. */
+export function addChallenge (reply: FastifyReply, challenge: string): void {
   const existing = reply.getHeader('www-authenticate')
   if (existing === undefined) {
     reply.header('www-authenticate', challenge)
@@ -314,18 +315,32 @@ export interface Challenges {
   readonly invalidToken: string
   readonly expired: string
   readonly invalidRequest: string
+  /**
+   * A challenge of the same scheme and realm with `attributes` (an `error` and what goes with it),
+   * and `resource_metadata` when there is one: for a route requirement's challenges, built when the
+   * route is declared. `attributes` must hold only quotable, validated values.
+   */
+  readonly withError: (attributes: string) => string
 }
 
 const SCHEME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
-/** The challenges for `scheme` and `realm`; both were validated, and no request text ever enters them. */
-export function buildChallenges (scheme: unknown, realm: string): Challenges {
+/**
+ * The challenges for `scheme` and `realm`; both were validated, and no request text ever enters them.
+ * With `resourceMetadata` (the URL of the protected resource metadata, validated as quotable), every
+ * 401 challenge carries it (RFC 9728 §5.1), so that a client can find where to get a token. The 400
+ * one does not: a malformed header is the client's bug, not a missing token.
+ */
+export function buildChallenges (scheme: unknown, realm: string, resourceMetadata: string | null = null): Challenges {
   if (typeof scheme !== 'string' || !SCHEME.test(scheme)) throw new InvalidOptionError('policy', 'challengeScheme must be an HTTP authentication scheme name')
-  const bare = `${scheme} realm="${realm}"`
+  const start = `${scheme} realm="${realm}"`
+  const end = resourceMetadata === null ? '' : `, resource_metadata="${resourceMetadata}"`
+  const withError = (attributes: string): string => `${start}, ${attributes}${end}`
   return Object.freeze({
-    bare,
-    invalidToken: `${bare}, error="invalid_token", error_description="The access token is invalid"`,
-    expired: `${bare}, error="invalid_token", error_description="The access token expired"`,
-    invalidRequest: `${bare}, error="invalid_request", error_description="The authorization request is malformed"`
+    bare: start + end,
+    invalidToken: withError('error="invalid_token", error_description="The access token is invalid"'),
+    expired: withError('error="invalid_token", error_description="The access token expired"'),
+    invalidRequest: `${start}, error="invalid_request", error_description="The authorization request is malformed"`,
+    withError
   })
 }

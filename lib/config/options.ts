@@ -13,7 +13,9 @@ import { resolveRevocationStore } from '../revocation/guard.js'
 import type { RevocationStore } from '../revocation/store.js'
 import { resolveCacheOptions, type TokenCacheOptions } from '../tokens/token-cache.js'
 import type { JwksOptions } from '../keys/remote-jwks.js'
+import type { TrustedIssuer } from '../keys/issuers.js'
 import type { SecurityPolicy } from '../policies/policy.js'
+import { resolveProtectedResource, type ProtectedResourceOptions, type ResolvedProtectedResource } from '../protected-resource/options.js'
 
 /**
  * Options of the plugin. docs/options.md has one heading per option.
@@ -38,6 +40,8 @@ export interface JwtSecurityOptions {
   keys?: KeySpec[]
   /** A remote JSON Web Key Set (an identity provider's keys) to verify tokens with. */
   jwks?: JwksOptions
+  /** Identity providers whose access tokens are accepted, each matched by its exact `iss`, with its own keys (or discovery), audience and claims mapping. */
+  issuers?: TrustedIssuer[]
   /** The one algorithm tokens are signed and verified with. Default `'HS512'`, as pyramid_jwt. */
   algorithm?: Algorithm
   /** Lifetime of created tokens, seconds or a duration string. Default `'1h'`, or `maxTokenAge` when shorter. `false` creates and accepts tokens without `exp`. */
@@ -76,6 +80,8 @@ export interface JwtSecurityOptions {
   defaultPermission?: Permission
   /** Logs every permission decision (route, permission, principals, the result's msg), as `pyramid.debug_authorization`. */
   debugAuthorization?: boolean
+  /** Serves OAuth 2.0 Protected Resource Metadata (RFC 9728) for `resource`, and names it in every 401 challenge. Default: none. */
+  protectedResource?: ProtectedResourceOptions
 }
 
 type Resolver = (value: unknown, options: JwtSecurityOptions) => unknown
@@ -100,6 +106,8 @@ const OPTIONS = {
   passphrase: (value): string | undefined => optionalString('passphrase', value),
   keys: (value): KeySpec[] | undefined => value as KeySpec[] | undefined,
   jwks: (value): JwksOptions | undefined => value as JwksOptions | undefined,
+  // Checked when the plugin builds them: their keys are imported, their key servers reached.
+  issuers: (value): TrustedIssuer[] | undefined => value as TrustedIssuer[] | undefined,
   expiresIn: (value, options): number | null => resolveExpiresIn(value, options.maxTokenAge === undefined ? undefined : positiveSeconds('maxTokenAge', options.maxTokenAge)),
   audience: (value): string | readonly string[] | undefined => resolveAudience(value),
   issuer: (value, options): string | undefined => resolveIssuer(value, options.jwks),
@@ -116,7 +124,8 @@ const OPTIONS = {
   cache: (value): TokenCacheOptions | null => resolveCacheOptions(value),
   rootFactory: (value): ((request: FastifyRequest) => unknown) | null => optionalFunction('rootFactory', value as ((request: FastifyRequest) => unknown) | undefined),
   defaultPermission: (value): string | null => value === undefined ? null : optionalString('defaultPermission', value) as string,
-  debugAuthorization: (value): boolean => optionalBoolean('debugAuthorization', value)
+  debugAuthorization: (value): boolean => optionalBoolean('debugAuthorization', value),
+  protectedResource: (value): ResolvedProtectedResource | null => resolveProtectedResource(value)
 } satisfies { readonly [Name in keyof Required<JwtSecurityOptions>]: Resolver }
 
 /** The options after validation, with durations in seconds. */

@@ -83,9 +83,23 @@ const MAX_KID_LENGTH = 256
 
 const KEY_UNKNOWN = 'key_unknown'
 
-/** Imports the keys the options describe: a single key, a key set, or a remote JWK Set. */
-export async function buildKeyRing (input: KeyRingInput, log: FastifyBaseLogger): Promise<KeyRing> {
+/** A ring without keys, for an app that only accepts the tokens of trusted issuers. */
+export const EMPTY_KEY_RING: KeyRing = Object.freeze({
+  algorithms: Object.freeze([]),
+  signer: null,
+  resolve: () => { throw new TokenRejection(KEY_UNKNOWN, 'kid') },
+  generation: 0,
+  maxAge: null,
+  jwks: () => ({ keys: [] })
+})
+
+/**
+ * Imports the keys the options describe: a single key, a key set, or a remote JWK Set. With
+ * `optional` (the app has trusted issuers), no key option gives {@link EMPTY_KEY_RING}.
+ */
+export async function buildKeyRing (input: KeyRingInput, log: FastifyBaseLogger, optional = false): Promise<KeyRing> {
   const hasSingleKey = input.secret !== undefined || input.privateKey !== undefined || input.publicKey !== undefined
+  if (optional && !hasSingleKey && input.keys === undefined && input.jwks === undefined) return EMPTY_KEY_RING
   if (input.jwks !== undefined) {
     if (hasSingleKey || input.keys !== undefined) {
       throw new InvalidOptionError('jwks', 'verifies with the remote keys only: leave out secret, privateKey, publicKey and keys')
@@ -103,7 +117,7 @@ export async function buildKeyRing (input: KeyRingInput, log: FastifyBaseLogger)
   }
   if (input.keys !== undefined) {
     if (hasSingleKey) throw new InvalidOptionError('keys', 'replaces secret, privateKey and publicKey: leave those out')
-    return await keySet(input.keys, input.algorithm)
+    return await localKeySet(input.keys, input.algorithm, 'keys')
   }
   const imported = await importKeys(input)
   // An asymmetric key gets its RFC 7638 thumbprint as kid, so app.jwks() and tokens agree; a
@@ -112,14 +126,15 @@ export async function buildKeyRing (input: KeyRingInput, log: FastifyBaseLogger)
   return ring([{ kid, ...imported }])
 }
 
-async function keySet (specs: unknown, defaultAlgorithm: Algorithm): Promise<KeyRing> {
+/** A ring of the keys `specs` gives, each with its kid; `option` names them in errors (`'keys'`). */
+export async function localKeySet (specs: unknown, defaultAlgorithm: Algorithm | undefined, option: string): Promise<KeyRing> {
   if (!Array.isArray(specs) || specs.length === 0 || specs.length > MAX_KEYS) {
-    throw new InvalidOptionError('keys', `expected an array of 1 to ${MAX_KEYS} keys`)
+    throw new InvalidOptionError(option, `expected an array of 1 to ${MAX_KEYS} keys`)
   }
   const seen = new Set<string>()
   const entries = []
   for (const [index, spec] of specs.entries()) {
-    const prefix = `keys[${index}].`
+    const prefix = `${option}[${index}].`
     checkKnownOptions(spec, KEY_SPEC_NAMES, prefix)
     const { kid, algorithm = defaultAlgorithm, secret, privateKey, publicKey, passphrase } = spec as KeySpec
     if (typeof kid !== 'string' || kid.length === 0 || kid.length > MAX_KID_LENGTH) {

@@ -7,6 +7,7 @@ import { ALGORITHMS, isHmac, type Algorithm, type AsymmetricAlgorithm, type KeyR
 import { checkKnownOptions } from '../config/option-checks.js'
 import { OutageLog } from '../outage-log.js'
 import { TokenRejection } from '../tokens/claims.js'
+import { fetchText, isSafeUrl } from './fetch-text.js'
 
 /**
  * A remote JSON Web Key Set that verifies tokens signed by another service (an identity provider).
@@ -67,8 +68,8 @@ export interface RemoteKeys {
   readonly prefetched: Promise<void>
 }
 
-const ASYMMETRIC_ALGORITHMS = Object.freeze([...ALGORITHMS].filter((algorithm) => !isHmac(algorithm as Algorithm)) as Algorithm[])
-const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost'])
+/** Every algorithm of a public key. */
+export const ASYMMETRIC_ALGORITHMS = Object.freeze([...ALGORITHMS].filter((algorithm) => !isHmac(algorithm as Algorithm)) as Algorithm[])
 // jose's errors that mean "this token names no key of the set".
 const NO_KEY_CODES: ReadonlySet<unknown> = new Set(['ERR_JWKS_NO_MATCHING_KEY', 'ERR_JWKS_MULTIPLE_MATCHING_KEYS'])
 // A forged token costs one verification with the key its kid names: keys past these sizes make
@@ -77,40 +78,49 @@ const MAX_RSA_BITS = 4096
 const MANY_KEYS = 32
 // A JWK Set of 32 RSA keys is about 50 KiB: an answer past this is not a key set.
 const MAX_SET_BYTES = 1024 * 1024
-const JWKS_ACCEPT = 'application/jwk-set+json, application/json'
+const SET_LIMITS = { accept: 'application/jwk-set+json, application/json', maxBytes: MAX_SET_BYTES }
 
 type LocalSet = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<webcrypto.CryptoKey>
 
 /** The key resolver of a remote JWK Set, with the outage rules: one fetch at a time, backoff, stale-if-error. */
 export function remoteKeyResolver (options: unknown, log: FastifyBaseLogger): RemoteKeys {
   checkKnownOptions(options, JWKS_OPTION_NAMES, 'jwks.')
-  const {
-    url, algorithms = ASYMMETRIC_ALGORITHMS, timeout = '5s', cooldown = '30s', cacheMaxAge = '10m',
-    staleIfError = '1h', retryDelay = '1s', maxRetryDelay = '60s', prefetch = false
-  } = options as JwksOptions
-  if (prefetch !== true && prefetch !== false && prefetch !== 'background') {
-    throw new InvalidOptionError('jwks.prefetch', "expected true, false or 'background'")
-  }
-  const timing: Timing = {
-    timeout: positive('jwks.timeout', timeout),
-    cooldown: milliseconds('jwks.cooldown', cooldown),
-    maxAge: milliseconds('jwks.cacheMaxAge', cacheMaxAge),
-    staleIfError: milliseconds('jwks.staleIfError', staleIfError),
-    // 0 would bring back a fetch per request while the key server fails.
-    retryDelay: positive('jwks.retryDelay', retryDelay),
-    maxRetryDelay: milliseconds('jwks.maxRetryDelay', maxRetryDelay)
-  }
-  if (timing.maxRetryDelay < timing.retryDelay) throw new InvalidOptionError('jwks.maxRetryDelay', 'must be at least jwks.retryDelay')
-  const set = new RemoteKeySet(jwksUrl(url), log, timing)
-  const checked = checkAlgorithms(algorithms)
-  let prefetched = Promise.resolve()
-  if (prefetch === true) prefetched = set.prefetch()
-  // refresh() never rejects: a failure is logged by the set, and the first token fetches again.
-  else if (prefetch === 'background') set.refresh()
-  return { resolve: (header, token) => set.resolve(header, token), algorithms: checked, generation: () => set.generation, maxAge: set.maxAge, prefetched }
+  const { url, algorithms = ASYMMETRIC_ALGORITHMS } = options as JwksOptions
+  const { timing, prefetch } = resolveFetchRules('jwks.', options as FetchRules)
+  const location = jwksUrl(url)
+  const checked = checkAlgorithms('jwks.algorithms', algorithms)
+  return new RemoteKeySet(async () => location, location.href, log, timing).start(prefetch, checked)
 }
 
-interface Timing {
+/** The options of a remote key source that say when it is fetched: those of `jwks` but its URL, issuer and algorithms. */
+export type FetchRules = Pick<JwksOptions, 'timeout' | 'cooldown' | 'cacheMaxAge' | 'staleIfError' | 'retryDelay' | 'maxRetryDelay' | 'prefetch'>
+
+/** The names of {@link FetchRules}. */
+export const FETCH_RULE_NAMES: ReadonlyArray<keyof FetchRules> = Object.freeze(['timeout', 'cooldown', 'cacheMaxAge', 'staleIfError', 'retryDelay', 'maxRetryDelay', 'prefetch'])
+
+/** Checks the fetch rules of a remote key source; `prefix` names the option in errors (`'jwks.'`). */
+export function resolveFetchRules (prefix: string, rules: FetchRules): { timing: Timing, prefetch: boolean | 'background' } {
+  const {
+    timeout = '5s', cooldown = '30s', cacheMaxAge = '10m', staleIfError = '1h', retryDelay = '1s', maxRetryDelay = '60s', prefetch = false
+  } = rules
+  if (prefetch !== true && prefetch !== false && prefetch !== 'background') {
+    throw new InvalidOptionError(`${prefix}prefetch`, "expected true, false or 'background'")
+  }
+  const timing: Timing = {
+    timeout: positive(`${prefix}timeout`, timeout),
+    cooldown: milliseconds(`${prefix}cooldown`, cooldown),
+    maxAge: milliseconds(`${prefix}cacheMaxAge`, cacheMaxAge),
+    staleIfError: milliseconds(`${prefix}staleIfError`, staleIfError),
+    // 0 would bring back a fetch per request while the key server fails.
+    retryDelay: positive(`${prefix}retryDelay`, retryDelay),
+    maxRetryDelay: milliseconds(`${prefix}maxRetryDelay`, maxRetryDelay)
+  }
+  if (timing.maxRetryDelay < timing.retryDelay) throw new InvalidOptionError(`${prefix}maxRetryDelay`, `must be at least ${prefix}retryDelay`)
+  return { timing, prefetch }
+}
+
+/** The fetch rules in milliseconds. */
+export interface Timing {
   readonly timeout: number
   readonly cooldown: number
   readonly maxAge: number
@@ -119,10 +129,17 @@ interface Timing {
   readonly maxRetryDelay: number
 }
 
-class RemoteKeySet {
-  readonly #url: URL
+/**
+ * A JWK Set fetched from a key server, with the outage rules. `locate` gives the set's URL: a
+ * configured one, or one found by discovery, which then shares the rules (and the backoff) of the
+ * set's own fetches.
+ */
+export class RemoteKeySet {
+  readonly #locate: () => Promise<URL>
+  readonly #name: string
   readonly #log: FastifyBaseLogger
   readonly #timing: Timing
+  readonly #onFailure: (error: unknown) => void
   readonly #outage = new OutageLog()
   #local: LocalSet | null = null
   #body = ''
@@ -135,10 +152,21 @@ class RemoteKeySet {
   // previous set are verified again.
   generation = 0
 
-  constructor (url: URL, log: FastifyBaseLogger, timing: Timing) {
-    this.#url = url
+  constructor (locate: () => Promise<URL>, name: string, log: FastifyBaseLogger, timing: Timing, onFailure: (error: unknown) => void = () => {}) {
+    this.#locate = locate
+    this.#onFailure = onFailure
+    this.#name = name
     this.#log = log
     this.#timing = timing
+  }
+
+  /** Starts the fetch `prefetch` asks for, and gives what the key ring needs. */
+  start (prefetch: boolean | 'background', algorithms: readonly Algorithm[]): RemoteKeys {
+    let prefetched = Promise.resolve()
+    if (prefetch === true) prefetched = this.prefetch()
+    // refresh() never rejects: a failure is logged by the set, and the first token fetches again.
+    else if (prefetch === 'background') this.refresh()
+    return { resolve: (header, token) => this.resolve(header, token), algorithms, generation: () => this.generation, maxAge: this.maxAge, prefetched }
   }
 
   get maxAge (): number {
@@ -216,6 +244,7 @@ class RemoteKeySet {
     }, (error: unknown) => {
       this.#pending = null
       this.#lastError = error
+      this.#onFailure(error)
       this.#failures++
       const delay = Math.min(this.#timing.retryDelay * 2 ** (this.#failures - 1), this.#timing.maxRetryDelay)
       // Equal jitter: instances that failed together do not retry together.
@@ -230,33 +259,16 @@ class RemoteKeySet {
   }
 
   async prefetch (): Promise<void> {
-    if (!await this.refresh()) throw new JwksPrefetchError(this.#url.href, { cause: this.#lastError })
+    if (!await this.refresh()) throw new JwksPrefetchError(this.#name, { cause: this.#lastError })
   }
 
   async #fetch (): Promise<void> {
-    const response = await fetch(this.#url, {
-      headers: { accept: JWKS_ACCEPT },
-      redirect: 'manual',
-      signal: AbortSignal.timeout(this.#timing.timeout)
-    })
-    if (response.status !== 200) {
-      await response.body?.cancel()
-      throw new Error(`the key server answered ${response.status}`)
-    }
-    const chunks: Uint8Array[] = []
-    let size = 0
-    // Counted as it arrives: an answer without Content-Length is not read past the limit.
-    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-      size += chunk.byteLength
-      if (size > MAX_SET_BYTES) throw new Error(`the answer is longer than ${MAX_SET_BYTES} bytes`)
-      chunks.push(chunk)
-    }
-    const body = Buffer.concat(chunks).toString('utf8')
+    const body = await fetchText(await this.#locate(), { ...SET_LIMITS, timeout: this.#timing.timeout })
     const set = JSON.parse(body) as JSONWebKeySet
     // jose checks that this is a JWK Set, and imports each key the first time a token names it.
     const local = createLocalJWKSet(set) as LocalSet
     if (set.keys.length > MANY_KEYS) {
-      this.#log.warn({ jwks: this.#url.href, keys: set.keys.length }, `the JSON Web Key Set holds more than ${MANY_KEYS} keys: is it the right URL?`)
+      this.#log.warn({ jwks: this.#name, keys: set.keys.length }, `the JSON Web Key Set holds more than ${MANY_KEYS} keys: is it the right URL?`)
     }
     if (body !== this.#body) {
       this.#body = body
@@ -274,7 +286,7 @@ function jwksUrl (value: unknown): URL {
   } catch {
     throw new InvalidOptionError('jwks.url', 'expected an absolute https: URL')
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
+  if (!isSafeUrl(url, true)) {
     throw new InvalidOptionError('jwks.url', 'expected an https: URL (http: only on loopback): keys fetched in the clear could be replaced')
   }
   return url
@@ -291,9 +303,10 @@ function milliseconds (option: string, value: unknown): number {
   return Math.round(seconds * 1000)
 }
 
-function checkAlgorithms (value: unknown): readonly Algorithm[] {
+/** Checks a list of asymmetric algorithms, the only ones a JWK Set's public keys can verify. */
+export function checkAlgorithms (option: string, value: unknown): readonly Algorithm[] {
   if (Array.isArray(value) && value.length > 0 && value.every((item) => ASYMMETRIC_ALGORITHMS.includes(item as Algorithm))) {
     return Object.freeze([...new Set(value as Algorithm[])])
   }
-  throw new InvalidOptionError('jwks.algorithms', `expected a non-empty array of ${ASYMMETRIC_ALGORITHMS.join(', ')} (a JWK Set holds public keys: no HMAC)`)
+  throw new InvalidOptionError(option, `expected a non-empty array of ${ASYMMETRIC_ALGORITHMS.join(', ')} (a JWK Set holds public keys: no HMAC)`)
 }

@@ -117,7 +117,6 @@ const UNREADABLE_TOKEN = '.'
 
 const COOKIE_DUPLICATED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'cookie_duplicated' })
 const SESSION_EXPIRED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'session_expired', claim: 'auth_time' })
-const AUTH_TIME_INVALID: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'claim_invalid', claim: 'auth_time' })
 
 /**
  * The cookie JWT policy, for browsers: the token travels in an HttpOnly cookie, `reply.remember()`
@@ -243,8 +242,8 @@ export class JwtCookiePolicy extends JwtPolicy {
   }
 
   protected override checkClaims (request: FastifyRequest, claims: JwtClaims, core: PolicyContext): AuthFailure | null {
-    const authTime = claims.auth_time ?? claims.iat
-    if (typeof authTime !== 'number' || !Number.isFinite(authTime)) return AUTH_TIME_INVALID
+    // The token service refuses an auth_time or iat that is not a NumericDate (claim_invalid).
+    const authTime = (claims.auth_time ?? claims.iat) as number
     if (authTime + this.maxSessionAge <= core.tokens.nowSeconds()) return SESSION_EXPIRED
     if (this.csrfHeader !== null && !SAFE_METHODS.has(request.method)) this.#checkCsrf(request, claims)
     return null

@@ -19,6 +19,22 @@ export interface RevocationSettings {
 // A store that failed is usually back within seconds (a restart, a failover).
 const RETRY_AFTER: Readonly<Record<string, string>> = Object.freeze({ 'retry-after': '5' })
 
+/**
+ * Options of `app.revokeAllFor()`.
+ * @example
+ * ```ts
+ * import type { RevokeAllOptions } from 'fastify-jwt-security'
+ *
+ * // "Sign out everywhere" for a user of a trusted identity provider: its tokens carry its iss.
+ * const keycloakUser: RevokeAllOptions = { issuer: 'https://sso.example.com/realms/acme' }
+ * await app.revokeAllFor('f81d4fae-7dec-11d0-a765-00a0c91e6bf6', keycloakUser)
+ * ```
+ */
+export interface RevokeAllOptions {
+  /** The trusted issuer whose tokens of `userid` are revoked. Default: the plugin's own tokens (its `issuer` option). */
+  issuer?: string
+}
+
 /** Checks every verified token against the store, and writes revocations; fails closed unless the store says otherwise. */
 export class RevocationGuard {
   readonly #store: RevocationStore

@@ -159,6 +159,7 @@ export type TokenRejectionReason =
   | 'claim_invalid'
   | 'token_unsupported'
   | 'key_unknown'
+  | 'issuer_unknown'
   | 'keys_unavailable'
   | 'key_unusable'
 

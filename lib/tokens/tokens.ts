@@ -4,6 +4,7 @@ import { freezeClaims, toTokenClaims, type ClaimEncoder, type JwtClaims } from '
 import { toSeconds, type Duration } from '../config/option-checks.js'
 import { InvalidClaimsError, NoSigningKeyError } from '../errors.js'
 import type { KeyRing } from '../keys/key-ring.js'
+import type { IssuerVerifier } from '../keys/issuers.js'
 import { fingerprintOf, TokenCache, type CachedToken, type TokenCacheOptions } from './token-cache.js'
 import { TokenRejection, type TokenRejectionReason } from './claims.js'
 import { MAX_USERID_LENGTH, toUserid } from './claims.js'
@@ -31,6 +32,10 @@ export interface CreateTokenOptions {
 /** What a TokenService needs, resolved and validated by the plugin options. */
 export interface TokenSettings {
   readonly keys: KeyRing
+  /** The trusted issuers: a token whose `iss` is one of theirs is verified by that issuer's rules and keys. */
+  readonly issuers: readonly IssuerVerifier[]
+  /** False when the plugin has no keys of its own: only the trusted issuers' tokens are accepted. */
+  readonly ownKeys: boolean
   readonly expiresIn: number | null
   readonly audience: string | readonly string[] | undefined
   readonly issuer: string | undefined
@@ -51,6 +56,10 @@ const CANONICAL_LAST_OF_3 = codes('AEIMQUYcgkosw048')
 const CANONICAL_LAST_OF_2 = codes('AQgw')
 // 9999-12-31: a NumericDate beyond this is not a date but an attempt at "never".
 const MAX_NUMERIC_DATE = 253402300799
+// The claims whose type the plugin checks; step-up checks read acr, amr and auth_time (RFC 9470).
+const NUMERIC_DATES = ['exp', 'nbf', 'iat', 'auth_time']
+const STRING_CLAIMS = ['jti', 'iss', 'client_id', 'acr']
+const STRING_OR_LIST_CLAIMS = ['aud', 'amr']
 // Distinct protected headers remembered with their key: the plugin's own tokens have one per key.
 const MAX_KNOWN_HEADERS = 64
 
@@ -77,12 +86,22 @@ export class TokenService {
   readonly #verifyOptions: JWTVerifyOptions
   readonly #requiresExpiry: boolean
   readonly #cache: TokenCache | null
+  readonly #issuers: ReadonlyMap<string, IssuerVerifier> | null
 
   constructor (settings: TokenSettings) {
     this.#settings = settings
+    const { issuers } = settings
+    this.#issuers = issuers.length === 0 ? null : new Map(issuers.map((verifier) => [verifier.issuer, verifier]))
+    // The cache keeps an entry no longer than the strictest issuer allows: another issuer's token
+    // is at worst verified again a little early.
+    const keysMaxAges = [settings.keys.maxAge, ...issuers.map((verifier) => verifier.maxAge)].filter((age) => age !== null)
     this.#cache = settings.cache === null
       ? null
-      : new TokenCache(settings.cache, { leeway: settings.leeway, maxTokenAge: settings.maxTokenAge, keysMaxAge: settings.keys.maxAge })
+      : new TokenCache(settings.cache, {
+        leeway: Math.min(settings.leeway, ...issuers.map((verifier) => verifier.leeway)),
+        maxTokenAge: settings.maxTokenAge,
+        keysMaxAge: keysMaxAges.length === 0 ? null : Math.min(...keysMaxAges)
+      })
     this.#requiresExpiry = settings.expiresIn !== null
     this.#verifyOptions = Object.freeze({
       algorithms: [...settings.keys.algorithms],
@@ -140,7 +159,15 @@ export class TokenService {
    * {@link verifyAnew}). Synchronous: a hit costs no promise.
    */
   cached (token: string): CachedToken | undefined {
-    return this.#cache?.lookup(token, this.#settings.now?.() ?? Date.now(), this.#settings.keys.generation)
+    return this.#cache?.lookup(token, this.#settings.now?.() ?? Date.now(), this.#generation())
+  }
+
+  // Any key set that changed voids every cached verification: key changes are rare, and one
+  // number keeps the cache's check a comparison.
+  #generation (): number {
+    let generation = this.#settings.keys.generation
+    if (this.#issuers !== null) for (const verifier of this.#issuers.values()) generation += verifier.generation()
+    return generation
   }
 
   /**
@@ -190,27 +217,58 @@ export class TokenService {
 
   // Nothing here throws: jwtVerify, an async function, turns every failure into a rejection.
   #verifyFully (token: string, key: number, now: number | null, shared: boolean): Promise<JwtClaims> {
-    const keys = this.#settings.keys
-    let generation = keys.generation
-    const encodedHeader = this.#keyByHeader === null ? '' : token.slice(0, token.indexOf('.'))
-    const known = this.#keyByHeader?.get(encodedHeader)
-    const verification = jwtVerify(token, known ?? (keys.maxAge === null
-      ? keys.resolve
-      // The generation of the set the key came from: a key removed by a later fetch voids the entry.
-      : async (header: JWSHeaderParameters, input: FlattenedJWSInput) => {
-        const key = await keys.resolve(header, input)
-        generation = keys.generation
-        return key
-      }), now === null ? this.#verifyOptions : { ...this.#verifyOptions, currentDate: new Date(now) })
+    const issuer = this.#issuers === null ? null : this.#issuerOf(token)
+    let verification: Promise<{ payload: Record<string, unknown>, key?: unknown }>
+    let generation = this.#generation()
+    let learn = ''
+    if (issuer === undefined) {
+      verification = Promise.reject(new TokenRejection('issuer_unknown', 'iss'))
+    } else if (issuer !== null) {
+      verification = jwtVerify(token, async (header: JWSHeaderParameters, input: FlattenedJWSInput) => {
+        const found = await issuer.resolve(header, input)
+        generation = this.#generation()
+        return found
+      }, now === null ? issuer.verifyOptions : { ...issuer.verifyOptions, currentDate: new Date(now) })
+    } else {
+      const keys = this.#settings.keys
+      const encodedHeader = this.#keyByHeader === null ? '' : token.slice(0, token.indexOf('.'))
+      const known = this.#keyByHeader?.get(encodedHeader)
+      if (known === undefined) learn = encodedHeader
+      verification = jwtVerify(token, known ?? (keys.maxAge === null
+        ? keys.resolve
+        // The generation of the set the key came from: a key removed by a later fetch voids the entry.
+        : async (header: JWSHeaderParameters, input: FlattenedJWSInput) => {
+          const found = await keys.resolve(header, input)
+          generation = this.#generation()
+          return found
+        }), now === null ? this.#verifyOptions : { ...this.#verifyOptions, currentDate: new Date(now) })
+    }
+    const leeway = issuer?.leeway ?? this.#settings.leeway
     // Both outcomes leave the map first, synchronously: no call can join between this and the outcome.
     return verification.then((verified) => {
       if (shared) this.#inFlight.delete(key)
-      if (known === undefined) this.#learnHeader(encodedHeader, (verified as ResolvedKey<CryptoKey>).key)
-      return this.#accepted(token, verified.payload, generation, now ?? Date.now())
+      if (issuer === null && this.#keyByHeader !== null && learn !== '') this.#learnHeader(learn, (verified as ResolvedKey<CryptoKey>).key)
+      if (issuer?.clientIds?.has(verified.payload.client_id as string) === false) throw new TokenRejection('claim_invalid', 'client_id')
+      return this.#accepted(token, verified.payload, generation, now ?? Date.now(), leeway)
     }, (error: unknown) => {
       if (shared) this.#inFlight.delete(key)
       throw toRejection(error)
     })
+  }
+
+  // The trusted issuer whose iss the token claims, before anything is verified or fetched: null
+  // for a token of the plugin's own keys, undefined for a token no key here may verify.
+  #issuerOf (token: string): IssuerVerifier | null | undefined {
+    const first = token.indexOf('.')
+    let iss: unknown
+    try {
+      iss = (JSON.parse(Buffer.from(token.slice(first + 1, token.indexOf('.', first + 1)), 'base64url').toString('utf8')) as { iss?: unknown } | null)?.iss
+    } catch {
+      // A payload that is not JSON names no issuer; jose refuses it on the own keys' path.
+    }
+    const issuer = typeof iss === 'string' ? (this.#issuers as ReadonlyMap<string, IssuerVerifier>).get(iss) : undefined
+    if (issuer !== undefined) return issuer
+    return this.#settings.ownKeys ? null : undefined
   }
 
   #learnHeader (header: string, key: CryptoKey): void {
@@ -220,8 +278,8 @@ export class TokenService {
     if (known !== null && known.size < MAX_KNOWN_HEADERS) known.set(Buffer.from(header, 'latin1').toString('latin1'), key)
   }
 
-  #accepted (token: string, payload: Record<string, unknown>, generation: number, now: number): JwtClaims {
-    this.#checkClaimTypes(payload, Math.floor(now / 1000))
+  #accepted (token: string, payload: Record<string, unknown>, generation: number, now: number, leeway: number): JwtClaims {
+    this.#checkClaimTypes(payload, Math.floor(now / 1000), leeway)
     const claims = freezeClaims(payload)
     if (claims === null) throw new TokenRejection('claim_invalid', '__proto__')
     this.#cache?.offer(token, claims, now, generation)
@@ -229,22 +287,24 @@ export class TokenService {
   }
 
   // jose checks signatures and the configured claims; these are the rules it leaves to the application.
-  #checkClaimTypes (payload: Record<string, unknown>, nowSeconds: number): void {
+  #checkClaimTypes (payload: Record<string, unknown>, nowSeconds: number, leeway: number): void {
     const { sub } = payload
     if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_USERID_LENGTH) throw new TokenRejection('claim_invalid', 'sub')
-    for (const claim of ['exp', 'nbf', 'iat']) {
+    for (const claim of NUMERIC_DATES) {
       const value = payload[claim]
       if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= MAX_NUMERIC_DATE)) {
         throw new TokenRejection('claim_invalid', claim)
       }
     }
-    if ((payload.iat as number) > nowSeconds + this.#settings.leeway) throw new TokenRejection('claim_invalid', 'iat')
-    for (const claim of ['jti', 'iss']) {
+    if ((payload.iat as number) > nowSeconds + leeway) throw new TokenRejection('claim_invalid', 'iat')
+    for (const claim of STRING_CLAIMS) {
       if (payload[claim] !== undefined && typeof payload[claim] !== 'string') throw new TokenRejection('claim_invalid', claim)
     }
-    const { aud } = payload
-    if (aud !== undefined && typeof aud !== 'string' && !(Array.isArray(aud) && aud.every((item) => typeof item === 'string'))) {
-      throw new TokenRejection('claim_invalid', 'aud')
+    for (const claim of STRING_OR_LIST_CLAIMS) {
+      const value = payload[claim]
+      if (value !== undefined && typeof value !== 'string' && !(Array.isArray(value) && value.every((item) => typeof item === 'string'))) {
+        throw new TokenRejection('claim_invalid', claim)
+      }
     }
   }
 

@@ -163,14 +163,27 @@ t.test('permission names must be strings', async (t) => {
 })
 
 t.test('RFC 6750 challenges for a scheme and realm', async (t) => {
-  const challenges = buildChallenges('Bearer', 'api')
+  const { withError, ...challenges } = buildChallenges('Bearer', 'api')
   t.same(challenges, {
     bare: 'Bearer realm="api"',
     invalidToken: 'Bearer realm="api", error="invalid_token", error_description="The access token is invalid"',
     expired: 'Bearer realm="api", error="invalid_token", error_description="The access token expired"',
     invalidRequest: 'Bearer realm="api", error="invalid_request", error_description="The authorization request is malformed"'
   })
-  t.ok(Object.isFrozen(challenges))
+  t.equal(withError('error="insufficient_scope", scope="read"'), 'Bearer realm="api", error="insufficient_scope", scope="read"')
+  t.ok(Object.isFrozen(buildChallenges('Bearer', 'api')))
+})
+
+t.test('with a resource metadata URL, every 401 challenge names it (RFC 9728 §5.1); the 400 does not', async (t) => {
+  const metadata = 'resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"'
+  const { withError, ...challenges } = buildChallenges('JWT', 'api', 'https://api.example.com/.well-known/oauth-protected-resource')
+  t.same(challenges, {
+    bare: `JWT realm="api", ${metadata}`,
+    invalidToken: `JWT realm="api", error="invalid_token", error_description="The access token is invalid", ${metadata}`,
+    expired: `JWT realm="api", error="invalid_token", error_description="The access token expired", ${metadata}`,
+    invalidRequest: 'JWT realm="api", error="invalid_request", error_description="The authorization request is malformed"'
+  })
+  t.equal(withError('error="insufficient_scope", scope="read"'), `JWT realm="api", error="insufficient_scope", scope="read", ${metadata}`)
 })
 
 t.test('a scheme that is not an HTTP token is refused', async (t) => {

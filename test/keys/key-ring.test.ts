@@ -5,6 +5,7 @@ import { calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose'
 import jwtSecurity, { type JwtSecurityOptions, type KeySpec } from '../../lib/index.js'
 import { SECRET } from '../helpers/app.js'
 import { keyPair } from '../helpers/keys.js'
+import { EMPTY_KEY_RING } from '../../lib/keys/key-ring.js'
 
 const INVALID_TOKEN = 'Bearer realm="api", error="invalid_token", error_description="The access token is invalid"'
 const S1 = randomBytes(64).toString('base64url')
@@ -163,4 +164,11 @@ t.test('keys default to the plugin algorithm; a verify-only set cannot create to
   t.teardown(async () => { await byDefault.close(); await verifyOnly.close() })
   t.equal(decodeProtectedHeader(await byDefault.createJwtToken('a')).alg, 'HS384')
   await t.rejects(verifyOnly.createJwtToken('a'), { code: 'FST_JWT_SECURITY_NO_SIGNING_KEY' })
+})
+
+t.test('the empty ring of an app with trusted issuers only: no algorithm, no signer, no key, no public key', async (t) => {
+  t.same(EMPTY_KEY_RING.algorithms, [])
+  t.equal(EMPTY_KEY_RING.signer, null)
+  t.same(EMPTY_KEY_RING.jwks(), { keys: [] })
+  t.throws(() => EMPTY_KEY_RING.resolve({ alg: 'HS256' }, { payload: '', signature: '' }), { name: 'TokenRejection', message: 'key_unknown' })
 })

@@ -273,7 +273,7 @@ t.test('prefetch: true fetches at registration and app.ready() fails clearly wit
   await t.rejects(async () => { await app.ready() }, {
     code: 'FST_JWT_SECURITY_JWKS_PREFETCH_FAILED',
     cause: { message: 'the key server answered 500' },
-    message: `The JSON Web Key Set at ${server.url} could not be fetched at start-up (jwks.prefetch: true); use prefetch: "background" to start without it`
+    message: `The keys of ${server.url} could not be fetched at start-up (prefetch: true); use prefetch: "background" to start without it`
   })
   const background = await api({ url: server.url, prefetch: 'background', retryDelay: 0.1 })
   t.teardown(() => background.app.close())

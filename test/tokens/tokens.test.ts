@@ -23,6 +23,8 @@ async function service (overrides: Partial<TokenSettings> = {}, algorithm: Algor
     : await buildKeyRing({ ...NO_KEYS, algorithm, privateKey: keyPair(algorithm === 'ES256' ? 'ec256' : algorithm === 'EdDSA' ? 'ed25519' : 'rsa').privateKey }, NO_LOG)
   return new TokenService({
     keys,
+    issuers: [],
+    ownKeys: true,
     expiresIn: 3600,
     audience: undefined,
     issuer: undefined,
@@ -207,7 +209,7 @@ t.test('sign refuses bad userids, claims and options with TypeErrors', async (t)
 
 t.test('sign needs a signing key', async (t) => {
   const keys = await buildKeyRing({ ...NO_KEYS, algorithm: 'ES256', publicKey: keyPair('ec256').publicKey }, NO_LOG)
-  const tokens = new TokenService({ keys, expiresIn: 60, audience: undefined, issuer: undefined, leeway: 0, maxTokenAge: undefined, typ: undefined, maxTokenLength: 8192, encodeClaim: null, now: null, cache: null })
+  const tokens = new TokenService({ keys, issuers: [], ownKeys: true, expiresIn: 60, audience: undefined, issuer: undefined, leeway: 0, maxTokenAge: undefined, typ: undefined, maxTokenLength: 8192, encodeClaim: null, now: null, cache: null })
   t.equal((await rejected(tokens.sign('alice'))).code, 'FST_JWT_SECURITY_NO_SIGNING_KEY')
 })
 
