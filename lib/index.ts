@@ -17,6 +17,7 @@ import { documentSecurity, openIdConnectSchemes } from './openapi.js'
 import { RequirementChecker } from './authz/requirement-checker.js'
 import type { AccessRequirement } from './authz/requirements.js'
 import { serveMetadata } from './protected-resource/metadata.js'
+import { isIssuer } from './protected-resource/options.js'
 import { ClaimsPrincipals, DEFAULT_SCOPE_CLAIMS } from './authz/claims-mapping.js'
 import { InvalidClaimsError, NoRevocationStoreError } from './errors.js'
 import type { Claims, Identity, Permission } from './types.js'
@@ -95,6 +96,7 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
       nowSeconds: () => tokens.nowSeconds(),
       leeway: settings.leeway,
       issuer: settings.issuer,
+      issuerLeeways: new Map(issuers.map((verifier) => [verifier.issuer, verifier.leeway])),
       maxLifetime: settings.maxTokenAge ?? (settings.expiresIn === null ? null : MAX_TOKEN_LIFETIME)
     })
   const ownPrincipals = new ClaimsPrincipals({ roles: settings.principalClaims, scopes: DEFAULT_SCOPE_CLAIMS })
@@ -165,7 +167,9 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
   })
   documentSecurity(fastify, policy, openIdConnectSchemes(issuers))
   if (settings.protectedResource !== null) {
-    serveMetadata(fastify, settings.protectedResource, issuers.map((verifier) => verifier.issuer), () => requirements.routeScopes())
+    // Only issuers that are URLs can be authorization servers ('billing-service' with keys of its own is not).
+    const authorizationServers = issuers.map((verifier) => verifier.issuer).filter(isIssuer)
+    serveMetadata(fastify, settings.protectedResource, authorizationServers, () => requirements.routeScopes())
   }
 }
 

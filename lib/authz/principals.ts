@@ -27,7 +27,7 @@ export const Authenticated = 'system.Authenticated'
 // Frozen and shared, so that an anonymous request allocates no list.
 export const ANONYMOUS_PRINCIPALS: readonly string[] = Object.freeze([Everyone])
 
-// As in Pyramid: a userid must never read as a system principal in ACLs and logs.
+// As in Pyramid: a userid must never read as a system principal in ACLs and logs, nor as a scope.
 export function isReservedUserid (userid: string): boolean {
-  return userid === Everyone || userid === Authenticated
+  return userid === Everyone || userid === Authenticated || userid.startsWith('scope:')
 }

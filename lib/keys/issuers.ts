@@ -68,6 +68,8 @@ export interface IssuerVerifier {
   readonly generation: () => number
   /** How long its fetched keys are trusted (ms), or null for its own keys. */
   readonly maxAge: number | null
+  /** Until when (ms) its keys may verify without being looked at again: Infinity for its own keys. */
+  readonly validUntil: () => number
   /** jose's options: the issuer, audience, algorithms, leeway, typ and required claims. */
   readonly verifyOptions: Readonly<JWTVerifyOptions>
   readonly leeway: number
@@ -117,6 +119,7 @@ async function buildIssuer (prefix: string, options: unknown, log: FastifyBaseLo
   const { audienceClaim = 'aud' } = input
   if (audienceClaim !== 'aud' && audienceClaim !== 'client_id') throw new InvalidOptionError(`${prefix}audienceClaim`, "expected 'aud' or 'client_id'")
   const byClientId = audienceClaim === 'client_id'
+  if (byClientId && profile === 'rfc9068') throw new InvalidOptionError(`${prefix}audienceClaim`, 'the rfc9068 profile requires aud: leave audienceClaim out')
   const principals = new ClaimsPrincipals(resolveClaimsMapping(`${prefix}claims`, input.claims, { roles: [] }))
   if (keys !== undefined && algorithms !== undefined) throw new InvalidOptionError(`${prefix}algorithms`, 'give each of keys its algorithm instead')
   const source = await keySource(prefix, input, issuer, allowHttpLoopback, log)
@@ -137,6 +140,7 @@ interface KeySource {
   readonly algorithms: readonly Algorithm[]
   readonly generation: () => number
   readonly maxAge: number | null
+  readonly validUntil: () => number
   readonly discoveryUrl: string | null
   readonly prefetched: Promise<void>
 }
@@ -148,7 +152,7 @@ async function keySource (prefix: string, input: TrustedIssuer, issuer: string, 
     const rule = FETCH_RULE_NAMES.find((name) => input[name] !== undefined)
     if (rule !== undefined) throw new InvalidOptionError(`${prefix}${rule}`, 'applies to fetched keys: leave it out with keys')
     const ring = await localKeySet(keys, undefined, `${prefix}keys`)
-    return { resolve: ring.resolve, algorithms: ring.algorithms, generation: () => 0, maxAge: null, discoveryUrl: null, prefetched: Promise.resolve() }
+    return { resolve: ring.resolve, algorithms: ring.algorithms, generation: () => 0, maxAge: null, validUntil: () => Infinity, discoveryUrl: null, prefetched: Promise.resolve() }
   }
   const { timing, prefetch } = resolveFetchRules(prefix, input)
   const algorithms = checkAlgorithms(`${prefix}algorithms`, input.algorithms ?? ASYMMETRIC_ALGORITHMS)

@@ -60,6 +60,8 @@ export interface KeyRing {
    * always the same way for the same header (the token service relies on it).
    */
   readonly maxAge: number | null
+  /** Until when (ms) the keys may verify without being looked at again: Infinity for local keys. */
+  validUntil (): number
   /** The public keys as a JWK Set: no secret, no private member. */
   jwks (): JSONWebKeySet
 }
@@ -83,6 +85,9 @@ const MAX_KID_LENGTH = 256
 
 const KEY_UNKNOWN = 'key_unknown'
 
+// Local keys never change: what they verified stays verified.
+const forever = (): number => Infinity
+
 /** A ring without keys, for an app that only accepts the tokens of trusted issuers. */
 export const EMPTY_KEY_RING: KeyRing = Object.freeze({
   algorithms: Object.freeze([]),
@@ -90,6 +95,7 @@ export const EMPTY_KEY_RING: KeyRing = Object.freeze({
   resolve: () => { throw new TokenRejection(KEY_UNKNOWN, 'kid') },
   generation: 0,
   maxAge: null,
+  validUntil: forever,
   jwks: () => ({ keys: [] })
 })
 
@@ -112,6 +118,7 @@ export async function buildKeyRing (input: KeyRingInput, log: FastifyBaseLogger,
       resolve: remote.resolve,
       get generation () { return remote.generation() },
       maxAge: remote.maxAge,
+      validUntil: remote.validUntil,
       jwks: () => ({ keys: [] })
     })
   }
@@ -188,6 +195,7 @@ function ring (entries: RingEntry[]): KeyRing {
     resolve,
     generation: 0,
     maxAge: null,
+    validUntil: forever,
     jwks: () => ({ keys: publicKeys.map((jwk) => ({ ...jwk })) })
   })
 }

@@ -64,6 +64,8 @@ export interface RemoteKeys {
   readonly algorithms: readonly Algorithm[]
   readonly generation: () => number
   readonly maxAge: number
+  /** Until when (ms) the keys fetched last may be used: their cacheMaxAge, and during an outage their staleIfError too. */
+  readonly validUntil: () => number
   /** Settles when the set asked for at registration (`prefetch`) allows the app to start. */
   readonly prefetched: Promise<void>
 }
@@ -163,10 +165,22 @@ export class RemoteKeySet {
   /** Starts the fetch `prefetch` asks for, and gives what the key ring needs. */
   start (prefetch: boolean | 'background', algorithms: readonly Algorithm[]): RemoteKeys {
     let prefetched = Promise.resolve()
-    if (prefetch === true) prefetched = this.prefetch()
-    // refresh() never rejects: a failure is logged by the set, and the first token fetches again.
-    else if (prefetch === 'background') this.refresh()
-    return { resolve: (header, token) => this.resolve(header, token), algorithms, generation: () => this.generation, maxAge: this.maxAge, prefetched }
+    if (prefetch === true) {
+      prefetched = this.prefetch()
+      // Awaited after every option is checked: a later option's error must not leave it unhandled.
+      prefetched.catch(() => {})
+    } else if (prefetch === 'background') {
+      // refresh() never rejects: a failure is logged by the set, and the first token fetches again.
+      this.refresh()
+    }
+    return {
+      resolve: (header, token) => this.resolve(header, token),
+      algorithms,
+      generation: () => this.generation,
+      maxAge: this.maxAge,
+      validUntil: () => this.#fetchedAt + this.#timing.maxAge + (this.#failures === 0 ? 0 : this.#timing.staleIfError),
+      prefetched
+    }
   }
 
   get maxAge (): number {

@@ -117,6 +117,7 @@ const UNREADABLE_TOKEN = '.'
 
 const COOKIE_DUPLICATED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'cookie_duplicated' })
 const SESSION_EXPIRED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'session_expired', claim: 'auth_time' })
+const ISSUER_NOT_ALLOWED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'issuer_not_allowed', claim: 'iss' })
 
 /**
  * The cookie JWT policy, for browsers: the token travels in an HttpOnly cookie, `reply.remember()`
@@ -242,6 +243,9 @@ export class JwtCookiePolicy extends JwtPolicy {
   }
 
   protected override checkClaims (request: FastifyRequest, claims: JwtClaims, core: PolicyContext): AuthFailure | null {
+    // A session is the app's own token: a provider's access token in the cookie would be reissued
+    // as one, outliving the provider's expiry and revocation.
+    if (core.tokens.fromTrustedIssuer(claims)) return ISSUER_NOT_ALLOWED
     // The token service refuses an auth_time or iat that is not a NumericDate (claim_invalid).
     const authTime = (claims.auth_time ?? claims.iat) as number
     if (authTime + this.maxSessionAge <= core.tokens.nowSeconds()) return SESSION_EXPIRED

@@ -188,6 +188,8 @@ export interface PolicyTokens {
   cached (token: string): { readonly claims: JwtClaims, derived: unknown } | undefined
   /** Verifies `token` fully; rejects with an error whose `reason` says why (`token_expired`, `signature_invalid`…). */
   verifyAnew (token: string): Promise<JwtClaims>
+  /** True when `claims` were verified with a trusted issuer's keys (the `issuers` option); false for the app's own tokens. */
+  fromTrustedIssuer (claims: JwtClaims): boolean
 }
 
 /**

@@ -55,6 +55,7 @@ export interface ResolvedProtectedResource {
   readonly members: Readonly<Record<string, unknown>>
 }
 
+const QUOTABLE_URL = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 const OPTION = 'protectedResource'
 const WELL_KNOWN = '/.well-known/oauth-protected-resource'
 const KNOWN = new Set([
@@ -96,10 +97,13 @@ export function resolveProtectedResource (value: unknown): ResolvedProtectedReso
   if (options.resourceName !== undefined) members.resource_name = nonEmptyString('resourceName', options.resourceName)
   if (options.resourceDocumentation !== undefined) members.resource_documentation = urlMember('resourceDocumentation', options.resourceDocumentation)
   Object.assign(members, checkExtra(options.extra))
+  const metadataUrl = resource.origin + path
+  // It goes into WWW-Authenticate as a quoted string: a host may hold a '"' for WHATWG's parser.
+  if (!QUOTABLE_URL.test(metadataUrl)) throw new InvalidOptionError(`${OPTION}.resource`, 'its origin holds a character a challenge cannot quote (" or \\ or a space)')
   return Object.freeze({
     resource: options.resource as string,
     path,
-    metadataUrl: resource.origin + path,
+    metadataUrl,
     authorizationServers: options.authorizationServers === undefined
       ? null
       : list('authorizationServers', options.authorizationServers, (item) => isIssuer(item), 'issuer identifiers (https URLs without query or fragment)'),
@@ -142,7 +146,8 @@ function urlMember (name: string, value: unknown): string {
 }
 
 // RFC 8414 §2: an issuer identifier is an https URL with no query or fragment.
-function isIssuer (value: string): boolean {
+/** True for an issuer identifier an authorization server can have (RFC 8414 §2): https (http on loopback), no query or fragment. */
+export function isIssuer (value: string): boolean {
   try {
     checkUrl('authorizationServers', value, { query: false })
     return true

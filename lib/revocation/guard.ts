@@ -4,6 +4,7 @@ import { InvalidClaimsError, InvalidOptionError, RevocationFailedError, Revocati
 import { OutageLog } from '../outage-log.js'
 import { isPromiseLike } from '../policies/policy.js'
 import { toUserid } from '../tokens/claims.js'
+import { MAX_TOKEN_LIFETIME } from '../tokens/tokens.js'
 import type { RevocationQuery, RevocationStore } from './store.js'
 
 /** What the guard needs of the plugin's settings. */
@@ -14,6 +15,8 @@ export interface RevocationSettings {
   readonly issuer: string | undefined
   /** How long after its `iat` a token can still be accepted, in seconds; null when tokens may never expire. */
   readonly maxLifetime: number | null
+  /** The leeway of each trusted issuer: its tokens are accepted that long past their exp. */
+  readonly issuerLeeways: ReadonlyMap<string, number>
 }
 
 // A store that failed is usually back within seconds (a restart, a failover).
@@ -88,7 +91,7 @@ export class RevocationGuard {
     const { jti, iss, exp, iat, sid, auth_time: authTime } = (claims ?? {}) as Partial<Record<string, unknown>>
     if (typeof jti !== 'string' || jti.length === 0) throw new InvalidClaimsError('the token to revoke has no jti')
     if (iss !== undefined && typeof iss !== 'string') throw new InvalidClaimsError('the iss of the token to revoke must be a string')
-    const ttl = this.#remaining(exp, iat)
+    const ttl = this.#remaining(exp, iat, iss)
     if (ttl !== null && ttl <= 0) return
     await this.#write(() => this.#store.revokeToken({ jti, iss }, ttl))
     if (typeof sid === 'string' && sid.length > 0) {
@@ -104,7 +107,7 @@ export class RevocationGuard {
   // A session's tokens all expire by auth_time + maxSessionAge; without those, as long as any token.
   #sessionRemaining (authTime: unknown, tokenTtl: number | null): number | null {
     const maxAge = this.#sessionMaxAge
-    if (maxAge === null || typeof authTime !== 'number') return this.#longestLife()
+    if (maxAge === null || typeof authTime !== 'number') return this.#longestLife(undefined)
     return Math.max(Math.ceil(authTime + maxAge + this.#settings.leeway) - this.#settings.nowSeconds(), tokenTtl ?? 0)
   }
 
@@ -113,21 +116,25 @@ export class RevocationGuard {
     const sub = toUserid(userid)
     // iat has a one-second grain: tokens issued earlier in this second are revoked too.
     const notBefore = this.#settings.nowSeconds() + 1
-    await this.#write(() => this.#store.revokeAllFor({ sub, iss: issuer }, notBefore, this.#longestLife()))
+    await this.#write(() => this.#store.revokeAllFor({ sub, iss: issuer }, notBefore, this.#longestLife(issuer)))
   }
 
   // jose compares claims with whole seconds (floor(now)): a token is accepted while floor(now) <
   // exp + leeway, and while floor(now) <= iat + maxTokenAge + leeway. With a fractional leeway or
   // claim, that lasts until the next whole second, so times to live are rounded up to it.
-  #remaining (exp: unknown, iat: unknown): number | null {
-    const { nowSeconds, leeway, maxLifetime } = this.#settings
+  #remaining (exp: unknown, iat: unknown, iss: string | undefined): number | null {
+    const { nowSeconds, maxLifetime } = this.#settings
+    const leeway = this.#settings.issuerLeeways.get(iss as string) ?? this.#settings.leeway
     if (typeof exp === 'number') return Math.ceil(exp + leeway) - nowSeconds()
     if (maxLifetime !== null && typeof iat === 'number') return Math.floor(iat + maxLifetime + leeway) + 1 - nowSeconds()
     return null
   }
 
-  // The longest any token issued until now (iat below now + 1) can still be accepted.
-  #longestLife (): number | null {
+  // The longest any token issued until now (iat below now + 1) can still be accepted. A trusted
+  // issuer's tokens are not bound by the app's maxTokenAge: the longest lifetime the plugin allows.
+  #longestLife (issuer: string | undefined): number | null {
+    const issuerLeeway = this.#settings.issuerLeeways.get(issuer as string)
+    if (issuerLeeway !== undefined) return Math.ceil(MAX_TOKEN_LIFETIME + issuerLeeway) + 1
     const { maxLifetime, leeway } = this.#settings
     return maxLifetime === null ? null : Math.ceil(maxLifetime + leeway) + 1
   }

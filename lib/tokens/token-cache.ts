@@ -33,6 +33,13 @@ export interface CacheTimeRules {
   readonly keysMaxAge?: number | null
 }
 
+/** The rules of a token verified by other rules than the cache's own (a trusted issuer's), and until when its keys may be used (ms). */
+export interface EntryRules {
+  readonly leeway: number
+  readonly maxTokenAge: number | undefined
+  readonly validUntil: number
+}
+
 /**
  * A token found in the cache: its claims, and what a policy derived from them alone (the identity
  * of the JWT policies), kept with the entry so that a hit builds nothing and looks up nothing else.
@@ -141,7 +148,7 @@ export class TokenCache {
    * Offers a token that just passed full verification at `now` (ms): it is kept when it was offered
    * before (and its fingerprint has not been overwritten since), else only remembered as seen.
    */
-  offer (token: string, claims: JwtClaims, now: number, generation: number): void {
+  offer (token: string, claims: JwtClaims, now: number, generation: number, rules?: EntryRules): void {
     const fingerprint = fingerprintOf(token)
     const slot = fingerprint & (this.#seen.length - 1)
     if (this.#seen[slot] !== fingerprint) {
@@ -149,7 +156,7 @@ export class TokenCache {
       return
     }
     this.#seen[slot] = 0
-    this.#insert(fingerprint, token, claims, now, generation)
+    this.#insert(fingerprint, token, claims, now, generation, rules)
   }
 
   /** Keeps a token that just passed full verification at `now` (ms), without the admission filter. */
@@ -157,8 +164,8 @@ export class TokenCache {
     this.#insert(fingerprintOf(token), token, claims, now, generation)
   }
 
-  #insert (key: number, token: string, claims: JwtClaims, now: number, generation: number): void {
-    const expiresAt = this.#expiry(claims, now)
+  #insert (key: number, token: string, claims: JwtClaims, now: number, generation: number, rules?: EntryRules): void {
+    const expiresAt = rules === undefined ? this.#expiry(claims, now, this.#rules) : Math.min(this.#expiry(claims, now, rules), rules.validUntil)
     if (expiresAt <= now) return
     const bytes = ENTRY_OVERHEAD + token.length * 3
     if (bytes > this.#maxBytes) return
@@ -212,8 +219,8 @@ export class TokenCache {
   }
 
   // jose refuses once now >= exp + leeway, and once now > iat + maxTokenAge + leeway (whole seconds).
-  #expiry (claims: JwtClaims, now: number): number {
-    const { leeway, maxTokenAge } = this.#rules
+  #expiry (claims: JwtClaims, now: number, rules: { readonly leeway: number, readonly maxTokenAge: number | undefined }): number {
+    const { leeway, maxTokenAge } = rules
     let expiresAt = now + this.#ttl
     if (claims.exp !== undefined) expiresAt = Math.min(expiresAt, (claims.exp + leeway) * 1000)
     if (maxTokenAge !== undefined) expiresAt = Math.min(expiresAt, (claims.iat as number + maxTokenAge + leeway + 1) * 1000)

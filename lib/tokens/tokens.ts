@@ -5,7 +5,7 @@ import { toSeconds, type Duration } from '../config/option-checks.js'
 import { InvalidClaimsError, NoSigningKeyError } from '../errors.js'
 import type { KeyRing } from '../keys/key-ring.js'
 import type { IssuerVerifier } from '../keys/issuers.js'
-import { fingerprintOf, TokenCache, type CachedToken, type TokenCacheOptions } from './token-cache.js'
+import { fingerprintOf, TokenCache, type CachedToken, type EntryRules, type TokenCacheOptions } from './token-cache.js'
 import { TokenRejection, type TokenRejectionReason } from './claims.js'
 import { MAX_USERID_LENGTH, toUserid } from './claims.js'
 
@@ -92,16 +92,11 @@ export class TokenService {
     this.#settings = settings
     const { issuers } = settings
     this.#issuers = issuers.length === 0 ? null : new Map(issuers.map((verifier) => [verifier.issuer, verifier]))
-    // The cache keeps an entry no longer than the strictest issuer allows: another issuer's token
-    // is at worst verified again a little early.
-    const keysMaxAges = [settings.keys.maxAge, ...issuers.map((verifier) => verifier.maxAge)].filter((age) => age !== null)
+    // The cache's own rules are the app's; an entry of a trusted issuer's token carries that
+    // issuer's (verifyFully), and any entry of fetched keys ends when those keys may no longer be used.
     this.#cache = settings.cache === null
       ? null
-      : new TokenCache(settings.cache, {
-        leeway: Math.min(settings.leeway, ...issuers.map((verifier) => verifier.leeway)),
-        maxTokenAge: settings.maxTokenAge,
-        keysMaxAge: keysMaxAges.length === 0 ? null : Math.min(...keysMaxAges)
-      })
+      : new TokenCache(settings.cache, { leeway: settings.leeway, maxTokenAge: settings.maxTokenAge, keysMaxAge: settings.keys.maxAge })
     this.#requiresExpiry = settings.expiresIn !== null
     this.#verifyOptions = Object.freeze({
       algorithms: [...settings.keys.algorithms],
@@ -113,6 +108,11 @@ export class TokenService {
       ...(settings.maxTokenAge === undefined ? {} : { maxTokenAge: settings.maxTokenAge })
     })
     this.#keyByHeader = settings.keys.maxAge === null ? new Map() : null
+  }
+
+  /** True when `claims` were verified with a trusted issuer's keys: the token service routes by `iss`. */
+  fromTrustedIssuer (claims: JwtClaims): boolean {
+    return this.#issuers?.has(claims.iss as string) ?? false
   }
 
   /** The lifetime of created tokens in seconds, or null when they carry no `exp`. */
@@ -217,16 +217,21 @@ export class TokenService {
 
   // Nothing here throws: jwtVerify, an async function, turns every failure into a rejection.
   #verifyFully (token: string, key: number, now: number | null, shared: boolean): Promise<JwtClaims> {
-    const issuer = this.#issuers === null ? null : this.#issuerOf(token)
+    const routed = this.#issuers === null ? null : this.#issuerOf(token)
+    const issuer = routed ?? null
     let verification: Promise<{ payload: Record<string, unknown>, key?: unknown }>
     let generation = this.#generation()
+    // How long (ms) the keys that verified the token may still be used: key sets keep real time,
+    // the cache the plugin's clock, so a duration goes from one to the other.
+    let keysRemaining = Infinity
     let learn = ''
-    if (issuer === undefined) {
+    if (routed === undefined) {
       verification = Promise.reject(new TokenRejection('issuer_unknown', 'iss'))
     } else if (issuer !== null) {
       verification = jwtVerify(token, async (header: JWSHeaderParameters, input: FlattenedJWSInput) => {
         const found = await issuer.resolve(header, input)
         generation = this.#generation()
+        keysRemaining = issuer.validUntil() - Date.now()
         return found
       }, now === null ? issuer.verifyOptions : { ...issuer.verifyOptions, currentDate: new Date(now) })
     } else {
@@ -240,16 +245,21 @@ export class TokenService {
         : async (header: JWSHeaderParameters, input: FlattenedJWSInput) => {
           const found = await keys.resolve(header, input)
           generation = this.#generation()
+          keysRemaining = keys.validUntil() - Date.now()
           return found
         }), now === null ? this.#verifyOptions : { ...this.#verifyOptions, currentDate: new Date(now) })
     }
-    const leeway = issuer?.leeway ?? this.#settings.leeway
     // Both outcomes leave the map first, synchronously: no call can join between this and the outcome.
     return verification.then((verified) => {
       if (shared) this.#inFlight.delete(key)
       if (issuer === null && this.#keyByHeader !== null && learn !== '') this.#learnHeader(learn, (verified as ResolvedKey<CryptoKey>).key)
-      if (issuer?.clientIds?.has(verified.payload.client_id as string) === false) throw new TokenRejection('claim_invalid', 'client_id')
-      return this.#accepted(token, verified.payload, generation, now ?? Date.now(), leeway)
+      if (issuer !== null) checkIssuerClaims(issuer, verified.payload)
+      const at = now ?? Date.now()
+      const validUntil = at + keysRemaining
+      const rules = issuer === null
+        ? { leeway: this.#settings.leeway, maxTokenAge: this.#settings.maxTokenAge, validUntil }
+        : { leeway: issuer.leeway, maxTokenAge: undefined, validUntil }
+      return this.#accepted(token, verified.payload, generation, at, rules)
     }, (error: unknown) => {
       if (shared) this.#inFlight.delete(key)
       throw toRejection(error)
@@ -278,11 +288,11 @@ export class TokenService {
     if (known !== null && known.size < MAX_KNOWN_HEADERS) known.set(Buffer.from(header, 'latin1').toString('latin1'), key)
   }
 
-  #accepted (token: string, payload: Record<string, unknown>, generation: number, now: number, leeway: number): JwtClaims {
-    this.#checkClaimTypes(payload, Math.floor(now / 1000), leeway)
+  #accepted (token: string, payload: Record<string, unknown>, generation: number, now: number, rules: EntryRules): JwtClaims {
+    this.#checkClaimTypes(payload, Math.floor(now / 1000), rules.leeway)
     const claims = freezeClaims(payload)
     if (claims === null) throw new TokenRejection('claim_invalid', '__proto__')
-    this.#cache?.offer(token, claims, now, generation)
+    this.#cache?.offer(token, claims, now, generation, rules)
     return claims
   }
 
@@ -297,6 +307,7 @@ export class TokenService {
       }
     }
     if ((payload.iat as number) > nowSeconds + leeway) throw new TokenRejection('claim_invalid', 'iat')
+    if (payload.auth_time !== undefined && (payload.auth_time as number) > nowSeconds + leeway) throw new TokenRejection('claim_invalid', 'auth_time')
     for (const claim of STRING_CLAIMS) {
       if (payload[claim] !== undefined && typeof payload[claim] !== 'string') throw new TokenRejection('claim_invalid', claim)
     }
@@ -318,6 +329,18 @@ export class TokenService {
       throw new InvalidClaimsError(`expiresIn must not exceed maxTokenAge (${maxTokenAge} s)`)
     }
     return seconds
+  }
+}
+
+// An ID token of the same provider may share the API's audience (one app registration for the
+// front end and the API): without a typ to tell them apart, the claims only ID tokens carry do.
+const ID_TOKEN_CLAIMS = ['nonce', 'at_hash', 'c_hash']
+
+function checkIssuerClaims (issuer: IssuerVerifier, payload: Record<string, unknown>): void {
+  if (issuer.clientIds?.has(payload.client_id as string) === false) throw new TokenRejection('claim_invalid', 'client_id')
+  if (issuer.verifyOptions.typ !== undefined) return
+  for (const claim of ID_TOKEN_CLAIMS) {
+    if (payload[claim] !== undefined) throw new TokenRejection('claim_invalid', claim)
   }
 }
 

@@ -129,7 +129,7 @@ t.test('maxAge: now - auth_time at most maxAge, on the plugin\'s clock; no auth_
     t.equal(refused.headers['www-authenticate'], challenge)
   }
   t.same(reasons, ['auth_time_missing', 'auth_time_too_old'])
-  for (const authTime of [NOW_SECONDS - 300, NOW_SECONDS, NOW_SECONDS + 30]) {
+  for (const authTime of [NOW_SECONDS - 300, NOW_SECONDS]) {
     t.equal((await app.inject({ url: '/recent', headers: await bearer(app, { auth_time: authTime }) })).statusCode, 200, `auth_time ${authTime - NOW_SECONDS}`)
   }
   const old = await app.inject({ url: '/seconds', headers: await bearer(app, { auth_time: NOW_SECONDS - 61 }) })

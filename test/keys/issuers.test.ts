@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import t, { type Test } from 'tap'
-import jwtSecurity, { MemoryRevocationStore, type TrustedIssuer } from '../../lib/index.js'
+import jwtSecurity, { JwtCookiePolicy, JwtHeaderPolicy, MemoryRevocationStore, PolicyChain, type RevocationStore, type TrustedIssuer } from '../../lib/index.js'
 import { buildApp, SECRET } from '../helpers/app.js'
 import { rejected } from '../helpers/errors.js'
 import { startIssuerServer, type IssuerServer } from '../helpers/issuer-server.js'
@@ -157,12 +157,14 @@ t.test('an issuer with a jwksUri or keys of its own fetches no discovery', async
   const app = await resourceServer(t, [
     { issuer: idp.issuer, audience: AUDIENCE, jwksUri: idp.jwksUri, allowHttpLoopback: true, prefetch: true },
     { issuer: 'billing-service', audience: AUDIENCE, keys: [{ kid: 'b1', algorithm: 'EdDSA', publicKey: await exportJWK(pair.publicKey) }] }
-  ])
+  ], { protectedResource: { resource: 'https://api.example.test/' } })
   t.same(idp.requests, ['/jwks.json'], 'prefetched')
   t.equal((await app.inject({ url: '/me', headers: bearer(await idp.sign({ sub: 'alice', aud: AUDIENCE })) })).statusCode, 200)
   const billing = await new SignJWT({ sub: 'job-7', aud: AUDIENCE, iss: 'billing-service' }).setProtectedHeader({ alg: 'EdDSA', kid: 'b1' }).setIssuedAt().setExpirationTime('5m').sign(pair.privateKey)
   t.equal((await app.inject({ url: '/me', headers: bearer(billing) })).json().userid, 'job-7')
   t.same(idp.requests, ['/jwks.json'])
+  const metadata = await app.inject({ url: '/.well-known/oauth-protected-resource' })
+  t.same(metadata.json().authorization_servers, [idp.issuer], 'an issuer that is no URL is no authorization server')
 })
 
 t.test('the plugin\'s own tokens and a trusted issuer\'s side by side', async (t) => {
@@ -210,6 +212,91 @@ t.test('revokeAllFor with an issuer revokes that issuer\'s tokens of the userid,
   t.equal((await app.inject({ url: '/me', headers: bearer(own) })).statusCode, 401)
 })
 
+t.test('a trusted issuer\'s token is never a cookie session: refused, never reissued as the app\'s own', async (t) => {
+  const idp = await provider(t)
+  const policy = new PolicyChain([new JwtHeaderPolicy(), new JwtCookiePolicy({ cookieName: 'session', secure: false, reissueTime: 1 })])
+  const app = await buildApp({ policy, issuers: [{ issuer: idp.issuer, audience: AUDIENCE, allowHttpLoopback: true }] })
+  t.teardown(() => app.close())
+  const token = await idp.sign({ sub: 'alice', aud: AUDIENCE, iat: Math.floor(Date.now() / 1000) - 60 })
+  const asCookie = await app.inject({ url: '/public', cookies: { session: token } })
+  t.same(asCookie.json().authFailure, { error: 'invalid_token', reason: 'issuer_not_allowed', claim: 'iss' })
+  t.equal(asCookie.headers['set-cookie'], undefined, 'no session is reissued from it')
+  t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200, 'as a Bearer token it is fine')
+  t.same((await app.inject({ url: '/public', cookies: { session: token } })).json().authFailure.reason, 'issuer_not_allowed', 'the cached verification is refused too')
+})
+
+t.test('a sub in the form of a scope is refused: it would be a scope principal', async (t) => {
+  const idp = await provider(t)
+  const app = await resourceServer(t, [{ issuer: idp.issuer, audience: AUDIENCE, allowHttpLoopback: true }])
+  const token = await idp.sign({ sub: 'scope:payments:write', aud: AUDIENCE })
+  t.same((await app.inject({ url: '/public', headers: bearer(token) })).json().authFailure, { error: 'invalid_token', reason: 'subject_reserved', claim: 'sub' })
+})
+
+t.test('without typ, a token with the claims of an ID token is refused; a future auth_time too', async (t) => {
+  const idp = await provider(t)
+  const loose = await resourceServer(t, [{ issuer: idp.issuer, audience: AUDIENCE, allowHttpLoopback: true }])
+  const failure = async (app: typeof loose, claims: Record<string, unknown>, typ?: string) =>
+    (await app.inject({ url: '/public', headers: bearer(await idp.sign({ sub: 'alice', aud: AUDIENCE, ...claims }, typ === undefined ? {} : { typ })) })).json().authFailure
+  for (const claim of ['nonce', 'at_hash', 'c_hash']) {
+    t.same(await failure(loose, { [claim]: 'x' }), { error: 'invalid_token', reason: 'claim_invalid', claim })
+  }
+  const strict = await resourceServer(t, [{ issuer: idp.issuer, audience: AUDIENCE, allowHttpLoopback: true, typ: 'at+jwt' }])
+  t.equal(await failure(strict, { nonce: 'x' }, 'at+jwt'), null, 'with a typ, the typ tells them apart')
+  t.same(await failure(loose, { auth_time: Math.floor(Date.now() / 1000) + 60 }), { error: 'invalid_token', reason: 'claim_invalid', claim: 'auth_time' })
+})
+
+t.test('revocations of a trusted issuer\'s tokens last by that issuer\'s rules, not the app\'s', async (t) => {
+  const idp = await provider(t)
+  const ttls: Array<[string, number | null]> = []
+  const memory = new MemoryRevocationStore()
+  const store: RevocationStore = {
+    isRevoked: (query) => memory.isRevoked(query),
+    revokeToken: (token, ttl) => { ttls.push(['token', ttl]); return memory.revokeToken(token, ttl) },
+    revokeSession: (session, ttl) => memory.revokeSession(session, ttl),
+    revokeAllFor: (subject, notBefore, ttl) => { ttls.push(['all', ttl]); return memory.revokeAllFor(subject, notBefore, ttl) }
+  }
+  const app = await buildApp({ revocation: store, maxTokenAge: '15m', issuers: [{ issuer: idp.issuer, audience: AUDIENCE, allowHttpLoopback: true, leeway: 300 }] })
+  t.teardown(() => app.close())
+  const now = Math.floor(Date.now() / 1000)
+  await app.revokeToken({ jti: 'j1', iss: idp.issuer, exp: now + 60 })
+  await app.revokeAllFor('alice', { issuer: idp.issuer })
+  await app.revokeAllFor('alice')
+  const [token, all, own] = ttls
+  t.ok(token !== undefined && token[1] !== null && token[1] >= 359 && token[1] <= 361, `the token's entry covers exp + the issuer's leeway: ${String(token?.[1])}`)
+  t.equal(all?.[1], 366 * 86400 + 301, 'a provider token may live longer than the app\'s maxTokenAge')
+  t.equal(own?.[1], 901, 'the app\'s own tokens: maxTokenAge')
+})
+
+t.test('a cached verification ends when the issuer\'s keys may no longer be used', async (t) => {
+  const idp = await provider(t)
+  const app = await resourceServer(t, [{ issuer: idp.issuer, audience: AUDIENCE, allowHttpLoopback: true, cacheMaxAge: 0.3, staleIfError: 0.3, retryDelay: 0.05, maxRetryDelay: 0.05 }])
+  const token = await idp.sign({ sub: 'alice', aud: AUDIENCE })
+  const status = async () => (await app.inject({ url: '/me', headers: bearer(token) })).statusCode
+  t.equal(await status(), 200)
+  idp.down = true
+  await new Promise((resolve) => setTimeout(resolve, 350))
+  t.equal(await status(), 200, 'stale keys within staleIfError')
+  t.equal(await status(), 200, 'admitted to the cache while stale')
+  await new Promise((resolve) => setTimeout(resolve, 350))
+  t.equal(await status(), 503, 'past staleIfError, the cache does not answer for the keys')
+})
+
+t.test('a prefetch that fails while a later option is wrong leaves no unhandled rejection', async (t) => {
+  const unhandled: unknown[] = []
+  const listener = (reason: unknown) => { unhandled.push(reason) }
+  process.on('unhandledRejection', listener)
+  t.teardown(() => { process.off('unhandledRejection', listener) })
+  const error = await rejected(Fastify().register(jwtSecurity, {
+    issuers: [
+      { issuer: 'http://127.0.0.1:9/', audience: AUDIENCE, allowHttpLoopback: true, prefetch: true, timeout: 0.2 },
+      { issuer: 'https://second.example', audience: [] }
+    ]
+  }).ready())
+  t.equal(error.code, 'FST_JWT_SECURITY_INVALID_OPTION')
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  t.same(unhandled, [])
+})
+
 t.test('an app with issuers only cannot sign', async (t) => {
   const idp = await provider(t)
   const app = await resourceServer(t, [{ issuer: idp.issuer, audience: AUDIENCE, allowHttpLoopback: true }])
@@ -237,6 +324,7 @@ t.test('the issuers option is checked at register, naming the option', async (t)
     [[{ ...base, jwksUri: 'http://keys.example/jwks.json' }], 'issuers[0].jwksUri'],
     [[{ ...base, profile: 'oidc' }], 'issuers[0].profile'],
     [[{ ...base, audienceClaim: 'azp' }], 'issuers[0].audienceClaim'],
+    [[{ ...base, audienceClaim: 'client_id', profile: 'rfc9068' }], 'issuers[0].audienceClaim'],
     [[{ ...base, profile: 'rfc9068', typ: 'JWT' }], 'issuers[0].typ'],
     [[{ ...base, typ: '' }], 'issuers[0].typ'],
     [[{ ...base, leeway: '10m' }], 'issuers[0].leeway'],

@@ -170,5 +170,6 @@ t.test('the empty ring of an app with trusted issuers only: no algorithm, no sig
   t.same(EMPTY_KEY_RING.algorithms, [])
   t.equal(EMPTY_KEY_RING.signer, null)
   t.same(EMPTY_KEY_RING.jwks(), { keys: [] })
+  t.equal(EMPTY_KEY_RING.validUntil(), Infinity)
   t.throws(() => EMPTY_KEY_RING.resolve({ alg: 'HS256' }, { payload: '', signature: '' }), { name: 'TokenRejection', message: 'key_unknown' })
 })

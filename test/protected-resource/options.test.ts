@@ -87,6 +87,7 @@ t.test('mistakes are coded errors naming the member, at register', async (t) => 
     [{}, 'protectedResource.resource', httpsUrl('query, ')],
     [{ resource: 'api.example.com' }, 'protectedResource.resource', httpsUrl('query, ')],
     [{ resource: 42 }, 'protectedResource.resource', httpsUrl('query, ')],
+    [{ resource: 'https://a"b.example/' }, 'protectedResource.resource', 'its origin holds a character a challenge cannot quote (" or \\ or a space)'],
     [{ resource: 'http://api.example.com' }, 'protectedResource.resource', httpsUrl('query, ')],
     [{ resource: 'http://localhost.example.com' }, 'protectedResource.resource', httpsUrl('query, ')],
     [{ resource: 'ftp://api.example.com' }, 'protectedResource.resource', httpsUrl('query, ')],
