@@ -117,7 +117,8 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
   const requirements = new RequirementChecker({
     challenges,
     denial: (request, reply) => checker.denial(request, reply),
-    nowSeconds: () => tokens.nowSeconds()
+    nowSeconds: () => tokens.nowSeconds(),
+    debugAuthorization: settings.debugAuthorization
   })
   fastify.decorate('requires', (requirement: AccessRequirement) => requirements.hook(requirement))
   fastify.decorate('jwks', () => keys.jwks())

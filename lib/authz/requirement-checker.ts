@@ -15,6 +15,8 @@ export interface RequirementSettings {
   readonly denial: (request: FastifyRequest, reply: FastifyReply) => Error
   /** The plugin's clock, in seconds. */
   readonly nowSeconds: () => number
+  /** Logs every decision of an authenticated request, as the permission checks do. */
+  readonly debugAuthorization: boolean
 }
 
 type Done = (error?: Error) => void
@@ -47,7 +49,8 @@ export class RequirementChecker {
    */
   hook (requirement: unknown, option = 'requires', where = 'app.requires()'): PermissionHook {
     const resolved = resolveRequirement(option, requirement, where)
-    const check = this.#compile(resolved)
+    const decide = this.#compile(resolved)
+    const check: Check = this.#settings.debugAuthorization ? logged(decide, resolved) : decide
 
     function run (request: FastifyRequest, reply: FastifyReply, done: Done): void {
       let error: Error | undefined
@@ -147,4 +150,25 @@ function withReason (error: Error, reason: RequirementFailure): Error {
 /** The requirement a hook made by `app.requires()` or `config.requires` checks; undefined for another function. */
 export function requirementOfHook (hook: unknown): ResolvedRequirement | undefined {
   return (hook as TaggedHook | null | undefined)?.[kRequirement]
+}
+
+// debugAuthorization: the decision and why, never the token or its claims' values.
+function logged (check: Check, requirement: ResolvedRequirement): Check {
+  return (request, reply) => {
+    const error = check(request, reply)
+    if (!request.isAuthenticated) return error
+    request.log.info({
+      requirement: {
+        method: request.method,
+        route: request.routeOptions.url,
+        scopes: requirement.scopes,
+        anyOf: requirement.anyOf,
+        acr: requirement.acr,
+        maxAge: requirement.maxAge,
+        userid: request.authenticatedUserid,
+        allowed: error === undefined
+      }
+    }, error === undefined ? 'the requirement is met' : `the requirement is not met: ${(error as Error & { reason: string }).reason}`)
+    return error
+  }
 }

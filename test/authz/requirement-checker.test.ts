@@ -320,3 +320,22 @@ t.test('with a cached token, a requirement adds no promise to a request', async 
   const baseline = await promisesDuring(async () => await app.inject({ url: '/permission', headers }))
   t.equal(await promisesDuring(async () => await app.inject({ url: '/both', headers })), baseline)
 })
+
+t.test('debugAuthorization logs the decisions of authenticated requests, without claim values', async (t) => {
+  const lines: string[] = []
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => { lines.push(line) } } } })
+  await app.register(jwtSecurity, { secret: SECRET, now: () => NOW, debugAuthorization: true })
+  app.get('/messages', { config: { requires: { scopes: { anyOf: ['read', 'admin'] }, acr: ['urn:mfa'], maxAge: 60 } } }, async () => 'ok')
+  await app.ready()
+  t.teardown(() => app.close())
+  await app.inject({ url: '/messages', headers: await bearer(app, { scope: 'read', acr: 'urn:mfa', auth_time: NOW_SECONDS }) })
+  await app.inject({ url: '/messages', headers: await bearer(app, { scope: 'write', acr: 'urn:mfa', auth_time: NOW_SECONDS }) })
+  await app.inject({ url: '/messages' })
+  const decisions = lines.map((line) => JSON.parse(line)).filter((entry) => entry.requirement !== undefined)
+  const requirement = { method: 'GET', route: '/messages', scopes: ['read', 'admin'], anyOf: true, acr: ['urn:mfa'], maxAge: 60, userid: 'alice' }
+  t.same(decisions.map((entry) => [entry.requirement, entry.msg]), [
+    [{ ...requirement, allowed: true }, 'the requirement is met'],
+    [{ ...requirement, allowed: false }, 'the requirement is not met: scope_missing']
+  ], 'an anonymous request is the permission check\'s to log')
+  t.notOk(lines.some((line) => line.includes('write')), 'the token\'s scopes are not logged')
+})
