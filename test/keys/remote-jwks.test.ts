@@ -214,7 +214,8 @@ t.test('during an outage, a key server that hangs does not hold requests the sta
     await sleep(120)
     const later = await me(remote, token)
     t.equal(later.status, 200)
-    t.ok(later.elapsed < 100, `past the backoff, a fetch starts but the request does not wait for it (${later.elapsed} ms)`)
+    // Waiting would take the fetch's timeout (300 ms); the margin is for a loaded machine (115 ms seen).
+    t.ok(later.elapsed < 250, `past the backoff, a fetch starts but the request does not wait for it (${later.elapsed} ms)`)
   }
   t.ok(server.hits > hits, `fetches went on in the background (${server.hits - hits})`)
 })
