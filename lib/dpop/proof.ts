@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto'
+import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose'
+import { isCompactJws } from '../tokens/tokens.js'
+
+/** Why a DPoP proof was refused (RFC 9449 §4.3): the `reason` of `request.authFailure`. */
+export type DpopProofFailure =
+  | 'dpop_proof_malformed'
+  | 'dpop_proof_invalid'
+  | 'dpop_proof_expired'
+  | 'dpop_method_mismatch'
+  | 'dpop_url_mismatch'
+  | 'dpop_ath_mismatch'
+
+/** A refused proof, with its reason and never a value of it. */
+export class DpopProofRejection extends Error {
+  readonly reason: DpopProofFailure
+
+  constructor (reason: DpopProofFailure, cause?: unknown) {
+    super(reason, cause === undefined ? undefined : { cause })
+    this.name = 'DpopProofRejection'
+    this.reason = reason
+  }
+}
+
+/** The rules every proof is checked by, resolved at registration. */
+export interface ProofRules {
+  /** The asymmetric algorithms a proof may be signed with. */
+  readonly algorithms: readonly string[]
+  /** How old (seconds) a proof's `iat` may be. */
+  readonly maxAge: number
+  /** Clock skew allowed on `iat`, seconds. */
+  readonly leeway: number
+}
+
+/** What the request says the proof must match. */
+export interface ProofExpectation {
+  readonly method: string
+  /** The request's URL without query and fragment, normalised ({@link normalizeHtu}). */
+  readonly url: string
+  /** The access token the proof comes with, or null (a token request). */
+  readonly accessToken: string | null
+  /** The plugin's clock, ms. */
+  readonly now: number
+}
+
+/** A proof that passed every check but the replay check, which needs a store. */
+export interface VerifiedProof {
+  /** The RFC 7638 thumbprint of the proof's key: the `cnf.jkt` a bound token must carry. */
+  readonly jkt: string
+  readonly jti: string
+  readonly iat: number
+  readonly nonce: string | undefined
+}
+
+const MAX_PROOF_LENGTH = 4096
+const MAX_JTI_LENGTH = 256
+
+/**
+ * Checks a DPoP proof (RFC 9449 §4.3): its syntax, `typ` `dpop+jwt`, an allowed asymmetric `alg`,
+ * a public `jwk` (one that imports as a private key is refused) that verifies its signature, `htm`, `htu`, a recent
+ * `iat`, a `jti`, and with an access token its `ath`. Rejects with a {@link DpopProofRejection}.
+ */
+export async function verifyProof (proof: string, expected: ProofExpectation, rules: ProofRules): Promise<VerifiedProof> {
+  if (proof.length > MAX_PROOF_LENGTH || !isCompactJws(proof)) throw new DpopProofRejection('dpop_proof_malformed')
+  let verified
+  try {
+    verified = await jwtVerify(proof, EmbeddedJWK, {
+      typ: 'dpop+jwt',
+      algorithms: [...rules.algorithms],
+      maxTokenAge: rules.maxAge,
+      clockTolerance: rules.leeway,
+      requiredClaims: ['iat', 'jti', 'htm', 'htu'],
+      currentDate: new Date(expected.now)
+    })
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    throw new DpopProofRejection(code === 'ERR_JWT_EXPIRED' ? 'dpop_proof_expired' : 'dpop_proof_invalid', error)
+  }
+  const { payload, protectedHeader } = verified
+  // jose's EmbeddedJWK refused a jwk that imports as a private key (RFC 9449 §4.3, check 7).
+  const jwk = protectedHeader.jwk as JWK
+  const { jti, htm, htu, ath, nonce } = payload as Record<string, unknown>
+  if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) throw new DpopProofRejection('dpop_proof_invalid')
+  if (nonce !== undefined && typeof nonce !== 'string') throw new DpopProofRejection('dpop_proof_invalid')
+  if (htm !== expected.method) throw new DpopProofRejection('dpop_method_mismatch')
+  if (typeof htu !== 'string' || normalizeHtu(htu) !== expected.url) throw new DpopProofRejection('dpop_url_mismatch')
+  if (expected.accessToken !== null && ath !== accessTokenHash(expected.accessToken)) throw new DpopProofRejection('dpop_ath_mismatch')
+  return { jkt: await calculateJwkThumbprint(jwk), jti, iat: payload.iat as number, nonce: nonce as string | undefined }
+}
+
+/** The `ath` of an access token: the base64url SHA-256 of its ASCII (RFC 9449 §4.2). */
+export function accessTokenHash (token: string): string {
+  return createHash('sha256').update(token, 'ascii').digest('base64url')
+}
+
+// RFC 3986 §2.3: unreserved characters, which percent-encoding must not change the meaning of.
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/
+
+/**
+ * A URL as `htu` compares it (RFC 9449 §4.3, RFC 3986 §6.2.2 and §6.2.3): scheme and host in lower
+ * case, no default port, dot-segments removed, percent-encodings in upper case and decoded where
+ * they encode an unreserved character, no query, no fragment. Null for what is not an absolute
+ * http(s) URL.
+ */
+export function normalizeHtu (value: string): string | null {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return null
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return null
+  const path = url.pathname.replace(/%[0-9A-Fa-f]{2}/g, (encoded) => {
+    const character = String.fromCharCode(Number.parseInt(encoded.slice(1), 16))
+    return UNRESERVED.test(character) ? character : encoded.toUpperCase()
+  })
+  return `${url.protocol}//${url.host}${path}`
+}
