@@ -158,7 +158,7 @@ async function keySource (prefix: string, input: TrustedIssuer, issuer: string, 
   const algorithms = checkAlgorithms(`${prefix}algorithms`, input.algorithms ?? ASYMMETRIC_ALGORITHMS)
   const issuerLog = log.child({ issuer })
   if (jwksUri !== undefined) {
-    const location = safeUrl(`${prefix}jwksUri`, jwksUri, httpLoopback)
+    const location = safeUrl(`${prefix}jwksUri`, jwksUri, httpLoopback, '', true)
     const set = new RemoteKeySet(async () => location, location.href, issuerLog, timing)
     return { ...set.start(prefetch, algorithms), discoveryUrl: null }
   }
@@ -179,14 +179,16 @@ async function keySource (prefix: string, input: TrustedIssuer, issuer: string, 
   return { ...set.start(prefetch, algorithms), discoveryUrl: oidc.href }
 }
 
-function safeUrl (option: string, value: unknown, httpLoopback: boolean, context = ''): URL {
+// An issuer identifier has no query (RFC 8414 §2); a key set URL may (Entra ID's ?appid= for an
+// app's own signing keys).
+function safeUrl (option: string, value: unknown, httpLoopback: boolean, context = '', query = false): URL {
   let url: URL
   try {
     url = new URL(value as string | URL)
   } catch {
     throw new InvalidOptionError(option, `${context}expected an absolute https: URL`)
   }
-  if (url.search !== '' || url.hash !== '') throw new InvalidOptionError(option, `${context}expected a URL without query or fragment`)
+  if ((!query && url.search !== '') || url.hash !== '') throw new InvalidOptionError(option, `${context}expected a URL without ${query ? '' : 'query or '}fragment`)
   if (!isSafeUrl(url, httpLoopback)) {
     throw new InvalidOptionError(option, `${context}expected an https: URL (http: on loopback only with allowHttpLoopback): keys fetched in the clear could be replaced`)
   }

@@ -51,7 +51,7 @@ export async function startIssuerServer (path = ''): Promise<IssuerServer> {
     if (state.down) {
       response.statusCode = 503
       response.end()
-    } else if (url === '/jwks.json') {
+    } else if (url.split('?')[0] === '/jwks.json') {
       json({ keys: state.keys })
     } else if (url === `${path}/.well-known/openid-configuration` && state.discovery === 'oidc') {
       metadata()

@@ -155,14 +155,14 @@ t.test('an issuer with a jwksUri or keys of its own fetches no discovery', async
   const idp = await provider(t)
   const pair = await generateKeyPair('EdDSA')
   const app = await resourceServer(t, [
-    { issuer: idp.issuer, audience: AUDIENCE, jwksUri: idp.jwksUri, allowHttpLoopback: true, prefetch: true },
+    { issuer: idp.issuer, audience: AUDIENCE, jwksUri: `${idp.jwksUri}?appid=orders`, allowHttpLoopback: true, prefetch: true },
     { issuer: 'billing-service', audience: AUDIENCE, keys: [{ kid: 'b1', algorithm: 'EdDSA', publicKey: await exportJWK(pair.publicKey) }] }
   ], { protectedResource: { resource: 'https://api.example.test/' } })
-  t.same(idp.requests, ['/jwks.json'], 'prefetched')
+  t.same(idp.requests, ['/jwks.json?appid=orders'], 'prefetched, with its query (Entra ID\'s app keys)')
   t.equal((await app.inject({ url: '/me', headers: bearer(await idp.sign({ sub: 'alice', aud: AUDIENCE })) })).statusCode, 200)
   const billing = await new SignJWT({ sub: 'job-7', aud: AUDIENCE, iss: 'billing-service' }).setProtectedHeader({ alg: 'EdDSA', kid: 'b1' }).setIssuedAt().setExpirationTime('5m').sign(pair.privateKey)
   t.equal((await app.inject({ url: '/me', headers: bearer(billing) })).json().userid, 'job-7')
-  t.same(idp.requests, ['/jwks.json'])
+  t.same(idp.requests, ['/jwks.json?appid=orders'])
   const metadata = await app.inject({ url: '/.well-known/oauth-protected-resource' })
   t.same(metadata.json().authorization_servers, [idp.issuer], 'an issuer that is no URL is no authorization server')
 })
@@ -322,6 +322,7 @@ t.test('the issuers option is checked at register, naming the option', async (t)
     [[{ ...base, issuer: 'https://idp.example/?tenant=1' }], 'issuers[0].issuer'],
     [[{ ...base, issuer: 'not a url' }], 'issuers[0].issuer'],
     [[{ ...base, jwksUri: 'http://keys.example/jwks.json' }], 'issuers[0].jwksUri'],
+    [[{ ...base, jwksUri: `${idp.jwksUri}#keys` }], 'issuers[0].jwksUri'],
     [[{ ...base, profile: 'oidc' }], 'issuers[0].profile'],
     [[{ ...base, audienceClaim: 'azp' }], 'issuers[0].audienceClaim'],
     [[{ ...base, audienceClaim: 'client_id', profile: 'rfc9068' }], 'issuers[0].audienceClaim'],
