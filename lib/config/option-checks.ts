@@ -38,3 +38,21 @@ export function checkKnownOptions (options: unknown, names: ReadonlySet<string>,
     if (!names.has(name)) throw new InvalidOptionError(`${prefix}${name}`, 'unknown option')
   }
 }
+
+const MAX_LEEWAY = 300
+
+/** A clock leeway: a duration of at most 300 s, 0 when absent. */
+export function checkLeeway (option: string, value: unknown): number {
+  const seconds = toSeconds(option, value ?? 0)
+  if (seconds > MAX_LEEWAY) throw new InvalidOptionError(option, `at most ${MAX_LEEWAY} seconds`)
+  return seconds
+}
+
+/** An audience: a non-empty string, or a non-empty array of them (frozen). */
+export function checkAudience (option: string, value: unknown): string | readonly string[] {
+  if (typeof value === 'string' && value.length > 0) return value
+  if (Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string' && item.length > 0)) {
+    return Object.freeze([...value])
+  }
+  throw new InvalidOptionError(option, 'expected a non-empty string or a non-empty array of them (regular expressions are not accepted)')
+}

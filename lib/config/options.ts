@@ -4,7 +4,7 @@ import type { IdentityCallback } from '../policies/policy.js'
 import { toSeconds, type Duration } from './option-checks.js'
 import { InvalidOptionError } from '../errors.js'
 import { JwtHeaderPolicy } from '../policies/header-policy.js'
-import { checkKnownOptions } from './option-checks.js'
+import { checkAudience, checkKnownOptions, checkLeeway } from './option-checks.js'
 import { ALGORITHMS, type Algorithm, type AsymmetricKey, type Secret } from '../keys/keys.js'
 import { MAX_TOKEN_LIFETIME } from '../tokens/tokens.js'
 import type { Permission } from '../types.js'
@@ -109,9 +109,9 @@ const OPTIONS = {
   // Checked when the plugin builds them: their keys are imported, their key servers reached.
   issuers: (value): TrustedIssuer[] | undefined => value as TrustedIssuer[] | undefined,
   expiresIn: (value, options): number | null => resolveExpiresIn(value, options.maxTokenAge === undefined ? undefined : positiveSeconds('maxTokenAge', options.maxTokenAge)),
-  audience: (value): string | readonly string[] | undefined => resolveAudience(value),
+  audience: (value): string | readonly string[] | undefined => value === undefined ? undefined : checkAudience('audience', value),
   issuer: (value, options): string | undefined => resolveIssuer(value, options.jwks),
-  leeway: (value): number => resolveLeeway(value),
+  leeway: (value): number => checkLeeway('leeway', value),
   typ: (value): string | undefined => optionalString('typ', value),
   maxTokenLength: (value): number => resolveMaxTokenLength(value),
   callback: (value): IdentityCallback | null => optionalFunction('callback', value as IdentityCallback | undefined),
@@ -133,7 +133,6 @@ export type ResolvedOptions = { readonly [Name in keyof typeof OPTIONS]: ReturnT
 
 /** The name of every plugin option, for validation and for the docs test. */
 export const OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(OPTIONS))
-const MAX_LEEWAY = 300
 const DEFAULT_EXPIRES_IN = 3600
 // RFC 6750 §3: quoted auth-param values may only use %x20-21 / %x23-5B / %x5D-7E.
 const QUOTABLE = /^[\x20\x21\x23-\x5B\x5D-\x7E]+$/
@@ -164,21 +163,6 @@ function positiveSeconds (option: string, value: unknown): number {
   const seconds = toSeconds(option, value)
   if (seconds <= 0) throw new InvalidOptionError(option, 'must be more than 0 seconds')
   return seconds
-}
-
-function resolveLeeway (value: unknown): number {
-  const seconds = toSeconds('leeway', value ?? 0)
-  if (seconds > MAX_LEEWAY) throw new InvalidOptionError('leeway', `at most ${MAX_LEEWAY} seconds`)
-  return seconds
-}
-
-function resolveAudience (value: unknown): string | readonly string[] | undefined {
-  if (value === undefined) return undefined
-  if (typeof value === 'string' && value.length > 0) return value
-  if (Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string' && item.length > 0)) {
-    return Object.freeze([...value])
-  }
-  throw new InvalidOptionError('audience', 'expected a non-empty string or a non-empty array of them (regular expressions are not accepted)')
 }
 
 function resolveMaxTokenLength (value: unknown): number {

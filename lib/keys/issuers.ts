@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { JWTVerifyOptions } from 'jose'
 import { ClaimsPrincipals, resolveClaimsMapping, type ClaimsMapping } from '../authz/claims-mapping.js'
-import { checkKnownOptions, toSeconds, type Duration } from '../config/option-checks.js'
+import { checkAudience, checkKnownOptions, checkLeeway, type Duration } from '../config/option-checks.js'
 import { InvalidOptionError } from '../errors.js'
 import { discoverJwksUri, discoveryUrls } from './discovery.js'
 import { HttpStatusError, isSafeUrl } from './fetch-text.js'
@@ -86,7 +86,6 @@ const ISSUER_OPTION_NAMES: ReadonlySet<string> = new Set([
   'issuer', 'audience', 'audienceClaim', 'jwksUri', 'keys', 'algorithms', 'leeway', 'typ', 'profile', 'claims', 'allowHttpLoopback', ...FETCH_RULE_NAMES
 ])
 const MAX_ISSUERS = 32
-const MAX_LEEWAY = 300
 const RFC9068_CLAIMS = Object.freeze(['iss', 'exp', 'aud', 'sub', 'client_id', 'iat', 'jti'])
 const DEFAULT_CLAIMS = Object.freeze(['exp', 'iat', 'sub'])
 
@@ -114,8 +113,9 @@ async function buildIssuer (prefix: string, options: unknown, log: FastifyBaseLo
   if (typeof allowHttpLoopback !== 'boolean') throw new InvalidOptionError(`${prefix}allowHttpLoopback`, 'expected true or false')
   if (profile !== undefined && profile !== 'rfc9068') throw new InvalidOptionError(`${prefix}profile`, "expected 'rfc9068'")
   const typ = checkTyp(prefix, input.typ, profile)
-  const leeway = checkLeeway(prefix, input.leeway)
-  const audience = checkAudience(prefix, input.audience)
+  const leeway = checkLeeway(`${prefix}leeway`, input.leeway)
+  // Required: a provider signs tokens for every API it serves.
+  const audience = checkAudience(`${prefix}audience`, input.audience)
   const { audienceClaim = 'aud' } = input
   if (audienceClaim !== 'aud' && audienceClaim !== 'client_id') throw new InvalidOptionError(`${prefix}audienceClaim`, "expected 'aud' or 'client_id'")
   const byClientId = audienceClaim === 'client_id'
@@ -203,16 +203,4 @@ function checkTyp (prefix: string, value: unknown, profile: string | undefined):
     throw new InvalidOptionError(`${prefix}typ`, 'the rfc9068 profile requires at+jwt')
   }
   return 'at+jwt'
-}
-
-function checkLeeway (prefix: string, value: unknown): number {
-  const seconds = toSeconds(`${prefix}leeway`, value ?? 0)
-  if (seconds > MAX_LEEWAY) throw new InvalidOptionError(`${prefix}leeway`, `at most ${MAX_LEEWAY} seconds`)
-  return seconds
-}
-
-function checkAudience (prefix: string, value: unknown): string | readonly string[] {
-  if (typeof value === 'string' && value.length > 0) return value
-  if (Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string' && item.length > 0)) return Object.freeze([...value])
-  throw new InvalidOptionError(`${prefix}audience`, 'expected a non-empty string or array of them: a provider\'s tokens for other APIs must not be accepted here')
 }
