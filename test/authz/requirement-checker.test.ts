@@ -1,6 +1,6 @@
-import { createHook } from 'node:async_hooks'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import t from 'tap'
+import { promisesDuring } from '../helpers/promises.js'
 import jwtSecurity, { JwtHeaderPolicy, type AccessRequirement, type JwtSecurityOptions, type SecurityPolicy } from '../../lib/index.js'
 import { SECRET } from '../helpers/app.js'
 import { withBadSignature } from '../helpers/tokens.js'
@@ -294,18 +294,6 @@ t.test('a clock that throws during the check is a logged 500 with a fixed body',
   t.equal(response.statusCode, 500)
   t.same(response.json(), { statusCode: 500, code: 'FST_JWT_SECURITY_POLICY_FAILED', error: 'Internal Server Error', message: 'The security policy failed' })
 })
-
-async function promisesDuring (run: () => Promise<unknown>): Promise<number> {
-  let count = 0
-  const hook = createHook({ init (_id, type) { if (type === 'PROMISE') count++ } })
-  hook.enable()
-  try {
-    await run()
-  } finally {
-    hook.disable()
-  }
-  return count
-}
 
 t.test('with a cached token, a requirement adds no promise to a request', async (t) => {
   const { app } = await buildApp((app) => {

@@ -1,10 +1,10 @@
-import { createHook } from 'node:async_hooks'
 import { createHmac } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
+import { promisesDuring } from '../helpers/promises.js'
 import { decodeJwt, jwtVerify, type JWK } from 'jose'
 import jwtSecurity, { MemoryRevocationStore, type JwtClaims, type JwtSecurityOptions } from '../../lib/index.js'
 import { fingerprintOf, TokenCache } from '../../lib/tokens/token-cache.js'
@@ -208,19 +208,6 @@ t.test('cached claims are the same frozen object, and so is the identity built f
   for (let index = 0; index < 3; index++) await app.inject({ url: '/claims', headers: { authorization: `Bearer ${other}` } })
   t.equal((identities[6] as { userid: string }).userid, 'bob', 'each entry keeps its own identity')
 })
-
-// The promises created while `run` runs: exact, unlike a timing.
-async function promisesDuring (run: () => Promise<unknown>): Promise<number> {
-  let count = 0
-  const hook = createHook({ init (_id, type) { if (type === 'PROMISE') count++ } })
-  hook.enable()
-  try {
-    await run()
-  } finally {
-    hook.disable()
-  }
-  return count
-}
 
 t.test('promises per request: none of its own on a hit, no more than a bare jose hook for a new token', async (t) => {
   const bare = Fastify()
