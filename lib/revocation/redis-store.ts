@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { toSeconds, type Duration } from '../config/option-checks.js'
+import { checkKnownOptions, type Duration } from '../config/option-checks.js'
 import { InvalidOptionError } from '../errors.js'
-import { checkKnownOptions } from '../config/option-checks.js'
+import { RedisConnection, type RedisStoreRole } from '../redis/connection.js'
 import { sessionKey, subjectKey, tokenKey, type RevocationQuery, type RevocationStore, type RevokedSession, type RevokedSubject, type RevokedToken } from './store.js'
 
 /**
@@ -52,6 +52,12 @@ export interface RedisRevocationStoreOptions {
 }
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(['url', 'client', 'prefix', 'timeout', 'failOpen'])
+const ROLE: RedisStoreRole = {
+  name: 'the Redis revocation store',
+  whileDown: 'requests with tokens are refused (503)',
+  commands: ['mget', 'set', 'eval'],
+  importIoredis: async () => await import('ioredis')
+}
 // Keeps the later of two "not before" times, and the later expiry: instances whose clocks (or
 // settings) differ never move either back. PTTL is -1 for a key without expiry, -2 for none.
 const REVOKE_ALL = `local current = tonumber(redis.call('GET', KEYS[1]))
@@ -60,15 +66,6 @@ local left = redis.call('PTTL', KEYS[1])
 if ARGV[2] == '' or left == -1 then redis.call('SET', KEYS[1], current)
 else redis.call('SET', KEYS[1], current, 'PX', math.max(left, tonumber(ARGV[2]) * 1000)) end
 return current`
-const RECONNECT_MAX_DELAY = 2000
-const LOG_INTERVAL = 10_000
-
-interface OwnedClient extends RedisClientLike {
-  connect (): Promise<void>
-  disconnect (): void
-  on (event: 'error' | 'ready', listener: (error: Error) => void): unknown
-  once (event: 'ready', listener: () => void): unknown
-}
 
 /**
  * Revocations in Redis, shared by every instance of the app. Keys expire with the tokens they
@@ -83,29 +80,15 @@ interface OwnedClient extends RedisClientLike {
 export class RedisRevocationStore implements RevocationStore {
   readonly failOpen: boolean
   readonly #prefix: string
-  readonly #url: string | null
-  readonly #timeout: number
-  #client: RedisClientLike | null
-  #initialised = false
+  readonly #connection: RedisConnection<RedisClientLike>
 
   constructor (options: RedisRevocationStoreOptions) {
     checkKnownOptions(options, OPTION_NAMES)
-    const { url, client, prefix = 'fastify-jwt-security:', timeout = '1s', failOpen = false } = options
-    if ((url === undefined) === (client === undefined)) throw new InvalidOptionError('url', 'give either url or client')
-    if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) throw new InvalidOptionError('url', 'expected a redis:// or rediss:// URL')
-    if (client !== undefined && (typeof client?.mget !== 'function' || typeof client.set !== 'function' || typeof client.eval !== 'function')) {
-      throw new InvalidOptionError('client', 'expected an ioredis client')
-    }
-    // A client of the app's keeps its own settings: a timeout here would silently not apply.
-    if (client !== undefined && options.timeout !== undefined) throw new InvalidOptionError('timeout', 'applies to the client created from url: set commandTimeout on your own client')
+    const { prefix = 'fastify-jwt-security:', failOpen = false } = options
+    this.#connection = new RedisConnection(options, ROLE)
     if (typeof prefix !== 'string') throw new InvalidOptionError('prefix', 'expected a string')
     if (typeof failOpen !== 'boolean') throw new InvalidOptionError('failOpen', 'expected true or false')
-    const seconds = toSeconds('timeout', timeout)
-    if (seconds <= 0) throw new InvalidOptionError('timeout', 'must be more than 0 seconds')
-    this.#timeout = Math.round(seconds * 1000)
     this.#prefix = prefix
-    this.#url = url ?? null
-    this.#client = client ?? null
     this.failOpen = failOpen
   }
 
@@ -115,48 +98,11 @@ export class RedisRevocationStore implements RevocationStore {
    * warns when a restart of Redis would forget every revocation.
    */
   async init (log: FastifyBaseLogger): Promise<void> {
-    if (this.#initialised) return
-    this.#initialised = true
-    if (this.#url === null) {
-      // A client of the app's may wait for a connection as long as it was told to: start-up does not.
-      checkPersistence(this.#client as RedisClientLike, log)
-      return
-    }
-    let Redis: typeof import('ioredis').Redis
-    try {
-      ({ Redis } = await import('ioredis'))
-    } catch (error) {
-      throw new InvalidOptionError('url', 'needs the ioredis package: npm install ioredis', { cause: error })
-    }
-    const client = new Redis(this.#url, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      commandTimeout: this.#timeout,
-      connectTimeout: this.#timeout,
-      maxRetriesPerRequest: 0,
-      retryStrategy: (attempt: number) => Math.min(attempt * 100, RECONNECT_MAX_DELAY)
-    }) as unknown as OwnedClient
-    let lastLogged = 0
-    // Without a listener, ioredis's error events would crash the process; while Redis is away
-    // they come with every reconnection attempt, so they are logged at most every 10 seconds.
-    client.on('error', (error) => {
-      const now = Date.now()
-      if (now - lastLogged < LOG_INTERVAL) return
-      lastLogged = now
-      log.error({ err: error }, 'the Redis revocation store is unreachable: requests with tokens are refused (503) until it is back')
-    })
-    client.on('ready', () => {
-      if (lastLogged !== 0) log.info('the Redis revocation store is reachable again')
-      lastLogged = 0
-    })
-    this.#client = client
-    const connected = await client.connect().then(() => true, () => false)
-    if (connected) await checkPersistence(client, log)
-    else client.once('ready', () => { checkPersistence(client, log) })
+    await this.#connection.open(log, async (client) => { await checkPersistence(client, log) })
   }
 
   async isRevoked (query: RevocationQuery): Promise<boolean> {
-    const client = this.#connected()
+    const client = this.#connection.client
     // One round trip: the subject's "not before", then the token's and the session's entries.
     const keys = [this.#prefix + subjectKey(query)]
     if (query.jti !== undefined) keys.push(this.#prefix + tokenKey({ jti: query.jti, iss: query.iss }))
@@ -170,7 +116,7 @@ export class RedisRevocationStore implements RevocationStore {
   }
 
   async #setWithTtl (key: string, ttlSeconds: number | null): Promise<void> {
-    const client = this.#connected()
+    const client = this.#connection.client
     if (ttlSeconds === null) await client.set(key, '1')
     else await client.set(key, '1', 'EX', Math.max(1, Math.ceil(ttlSeconds)))
   }
@@ -181,17 +127,12 @@ export class RedisRevocationStore implements RevocationStore {
 
   async revokeAllFor (subject: RevokedSubject, notBefore: number, ttlSeconds: number | null): Promise<void> {
     const ttl = ttlSeconds === null ? '' : String(Math.max(1, Math.ceil(ttlSeconds)))
-    await this.#connected().eval(REVOKE_ALL, 1, this.#prefix + subjectKey(subject), notBefore, ttl)
+    await this.#connection.client.eval(REVOKE_ALL, 1, this.#prefix + subjectKey(subject), notBefore, ttl)
   }
 
   /** Disconnects the client the store created; a client you gave is left open. */
   close (): void {
-    if (this.#url !== null) (this.#client as OwnedClient | null)?.disconnect()
-  }
-
-  #connected (): RedisClientLike {
-    if (this.#client === null) throw new Error('the Redis revocation store is not initialised: register it with the plugin')
-    return this.#client
+    this.#connection.close()
   }
 }
 
