@@ -143,6 +143,96 @@ export const InsufficientScopeError = createError(
   'FST_JWT_SECURITY_INSUFFICIENT_SCOPE', 'The request requires higher privileges than provided by the access token', 403, Error, false)
 
 /**
+ * A request with `Authorization: DPoP` came with a proof that fails RFC 9449's checks (missing,
+ * sent twice, badly signed, for another method or URL, too old, replayed, or made with another key
+ * than the token is bound to). The challenge says `DPoP error="invalid_dpop_proof"`; the reason is
+ * on `request.authFailure`.
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * app.setErrorHandler((error, request, reply) => {
+ *   // a client bug or a replay, not an expired login: log the reason, never the proof
+ *   if (error instanceof errors.InvalidDpopProofError) request.log.warn({ reason: request.authFailure?.reason }, 'DPoP proof refused')
+ *   return reply.send(error)
+ * })
+ * ```
+ */
+export const InvalidDpopProofError = createError(
+  'FST_JWT_SECURITY_INVALID_DPOP_PROOF', 'The DPoP proof is invalid', 401, Error, false)
+
+/**
+ * DPoP nonces are on and the proof carried none, or one that is no longer current. The response
+ * carries the nonce to use in a `DPoP-Nonce` header (RFC 9449 §9): a client retries once with it.
+ * @example
+ * ```ts
+ * // A client without a library: retry once with the server's nonce.
+ * let response = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: await proof(url) } })
+ * const nonce = response.headers.get('dpop-nonce')
+ * if (response.status === 401 && nonce !== null) response = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: await proof(url, nonce) } })
+ * ```
+ */
+export const UseDpopNonceError = createError(
+  'FST_JWT_SECURITY_USE_DPOP_NONCE', 'The DPoP proof must carry the server\'s current nonce', 401, Error, false)
+
+/**
+ * `request.dpopProof()` (a login or token request binding a new token to the client's key) found
+ * no valid proof: RFC 9449 §5's `invalid_dpop_proof`, a 400. The reason is on the error.
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * app.post('/login', async (request) => {
+ *   // a client that sent no proof may still get a bearer token, when the app allows that
+ *   const proof = await request.dpopProof().catch((error: unknown) => {
+ *     if (error instanceof errors.DpopProofRefusedError && (error as { reason?: string }).reason === 'dpop_proof_missing') return null
+ *     throw error
+ *   })
+ *   return { access_token: await request.createJwtToken('alice', {}, { jkt: proof?.jkt }), token_type: proof === null ? 'Bearer' : 'DPoP' }
+ * })
+ * ```
+ */
+export const DpopProofRefusedError = createError(
+  'FST_JWT_SECURITY_DPOP_PROOF_REFUSED', 'The DPoP proof is invalid', 400, Error, false)
+
+/**
+ * `request.dpopProof()` with DPoP nonces on, and the proof carried no current nonce: a 400 with the
+ * nonce to use in its `DPoP-Nonce` header (RFC 9449 §8), as a token endpoint answers `use_dpop_nonce`.
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * // An app whose login route is an OAuth token endpoint answers RFC 9449 §8's body, which
+ * // oauth4webapi's isDPoPNonceError() recognises; the DPoP-Nonce header is the error's.
+ * app.setErrorHandler((error, request, reply) => {
+ *   if (!(error instanceof errors.DpopNonceRequiredError)) return reply.send(error)
+ *   return reply.code(400).headers((error as { headers?: Record<string, string> }).headers ?? {})
+ *     .send({ error: 'use_dpop_nonce', error_description: 'Resend the request with the DPoP-Nonce header\'s value in the proof' })
+ * })
+ * ```
+ */
+export const DpopNonceRequiredError = createError(
+  'FST_JWT_SECURITY_DPOP_NONCE_REQUIRED', 'The DPoP proof must carry the server\'s current nonce', 400, Error, false)
+
+/**
+ * The DPoP replay store cannot tell whether a proof was used before (Redis is down, or the memory
+ * store is full of live entries): the request is refused with a 503 and `Retry-After`, never let
+ * through, since a replayed proof is what the store exists to catch.
+ * @example
+ * ```ts
+ * import type { FastifyError } from 'fastify'
+ *
+ * app.setErrorHandler<FastifyError>((error, request, reply) => {
+ *   // the client did nothing wrong: the plugin already logged the cause, once per 10 seconds
+ *   if (error.code === 'FST_JWT_SECURITY_DPOP_REPLAY_UNAVAILABLE') metrics.increment('dpop.replay_store_down')
+ *   return reply.send(error)
+ * })
+ * ```
+ */
+export const DpopReplayUnavailableError = createError(
+  'FST_JWT_SECURITY_DPOP_REPLAY_UNAVAILABLE', 'DPoP proofs cannot be checked right now, try again later', 503, Error, false)
+
+/**
  * A cookie-authenticated request with an unsafe method failed the CSRF check.
  * @example
  * ```ts

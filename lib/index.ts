@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { JSONWebKeySet } from 'jose'
 import type { AuthFailure } from './policies/auth-failure.js'
@@ -6,7 +6,10 @@ import { buildChallenges } from './authz/permits.js'
 import type { JwtClaims } from './tokens/claims.js'
 import { identityHook } from './policies/identity-hook.js'
 import { buildKeyRing, EMPTY_KEY_RING } from './keys/key-ring.js'
-import { buildIssuers } from './keys/issuers.js'
+import { buildIssuers, type IssuerVerifier } from './keys/issuers.js'
+import { DpopChecker } from './dpop/dpop-checker.js'
+import type { DpopMode } from './dpop/modes.js'
+import type { ResolvedDpop } from './dpop/options.js'
 import { resolveOptions, type JwtSecurityOptions } from './config/options.js'
 import { PermissionChecker, type ContextSource, type NO_PERMISSION_REQUIRED, type PermissionHook, type PermissionHookName, type PermitsOptions } from './authz/permits.js'
 import type { PermitsResult, PolicyContext } from './policies/policy.js'
@@ -16,10 +19,10 @@ import { toUserid } from './tokens/claims.js'
 import { documentSecurity, openIdConnectSchemes } from './openapi.js'
 import { RequirementChecker } from './authz/requirement-checker.js'
 import type { AccessRequirement } from './authz/requirements.js'
-import { serveMetadata } from './protected-resource/metadata.js'
-import { isIssuer } from './protected-resource/options.js'
+import { serveMetadata, type DpopMetadata } from './protected-resource/metadata.js'
+import { isIssuer, type ResolvedProtectedResource } from './protected-resource/options.js'
 import { ClaimsPrincipals, DEFAULT_SCOPE_CLAIMS } from './authz/claims-mapping.js'
-import { InvalidClaimsError, NoRevocationStoreError } from './errors.js'
+import { InvalidClaimsError, InvalidOptionError, NoRevocationStoreError } from './errors.js'
 import type { Claims, Identity, Permission } from './types.js'
 
 declare module 'fastify' {
@@ -38,6 +41,13 @@ declare module 'fastify' {
     hasPermission (permission: Permission, context?: unknown): Promise<PermitsResult>
     /** Creates a signed token for `userid` with the plugin's settings. */
     createJwtToken (userid: string | number, extraClaims?: Record<string, unknown>, options?: CreateTokenOptions): Promise<string>
+    /**
+     * Checks the request's DPoP proof as a token request's (RFC 9449 §4.3, without `ath`): for a
+     * login that binds the token it creates to the client's key (`createJwtToken`'s `jkt`). Rejects
+     * with a 400 error (`FST_JWT_SECURITY_DPOP_PROOF_REFUSED`, or `…_DPOP_NONCE_REQUIRED` with a
+     * DPoP-Nonce header), or a 503 when the replay store cannot answer.
+     */
+    dpopProof (): Promise<{ jkt: string }>
   }
   interface FastifyReply {
     /**
@@ -82,7 +92,9 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
   await Promise.all(issuers.map((verifier) => verifier.prefetched))
   const tokens = new TokenService({ ...settings, keys, issuers, ownKeys: keys !== EMPTY_KEY_RING })
   const { policy } = settings
-  const challenges = buildChallenges(policy.challengeScheme ?? 'Bearer', settings.realm, settings.protectedResource?.metadataUrl ?? null)
+  const dpop = new DpopChecker(settings.dpop, dpopModes(issuers, settings.dpop), () => settings.now?.() ?? Date.now(), keys !== EMPTY_KEY_RING)
+  const challenges = buildChallenges(policy.challengeScheme ?? 'Bearer', settings.realm, settings.protectedResource?.metadataUrl ?? null,
+    dpop.acceptsScheme ? { algs: dpop.algs, offersBearer: dpop.offersBearer, nonce: () => dpop.currentNonce() } : null)
   const checker = new PermissionChecker({
     policy,
     challenges,
@@ -109,10 +121,14 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
     // Own tokens never carry a trusted issuer's iss: the token service routes by it.
     principalsOf: (claims: JwtClaims) => (principalsByIssuer.get(claims.iss as string) ?? ownPrincipals).of(claims, withRoles),
     realm: settings.realm,
-    revocation
+    revocation,
+    dpop
   })
 
   await policy.register?.(fastify, context)
+  if (dpop.acceptsScheme && !dpop.schemeRead) {
+    throw new InvalidOptionError('dpop', 'no policy reads "Authorization: DPoP": use a JwtHeaderPolicy with the Authorization header (the default), alone or in a PolicyChain')
+  }
   fastify.decorate('permits', (permission: string, permitsOptions?: PermitsOptions) => checker.hook(permission, permitsOptions))
   const requirements = new RequirementChecker({
     challenges,
@@ -134,6 +150,9 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
   fastify.decorateRequest('hasPermission', function (this: FastifyRequest, permission: string, context?: unknown) {
     return checker.check(this, permission, context)
   })
+  fastify.decorateRequest('dpopProof', function (this: FastifyRequest) {
+    return dpop.tokenRequestProof(this)
+  })
   fastify.decorateRequest('createJwtToken', function (userid: unknown, extraClaims?: unknown, tokenOptions?: CreateTokenOptions) {
     return tokens.sign(userid, extraClaims, tokenOptions)
   })
@@ -154,6 +173,7 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
     if (issuer !== undefined && !knownIssuers.has(issuer)) throw new InvalidClaimsError('issuer must be the issuer of an entry of the issuers option')
     await (revocation ?? noRevocationStore()).revokeAllFor(userid, issuer ?? settings.issuer)
   })
+  if (settings.dpop !== null) await startReplayStore(fastify, settings.dpop)
   if (settings.revocation !== null) {
     const store = settings.revocation
     await store.init?.(fastify.log)
@@ -167,12 +187,49 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
     checker.addRouteHook(route)
   })
   documentSecurity(fastify, policy, openIdConnectSchemes(issuers))
-  if (settings.protectedResource !== null) {
+  const { protectedResource } = settings
+  if (protectedResource !== null) {
     // Only issuers that are URLs can be authorization servers ('billing-service' with keys of its own is not).
     const authorizationServers = issuers.map((verifier) => verifier.issuer).filter(isIssuer)
-    serveMetadata(fastify, settings.protectedResource, authorizationServers, () => requirements.routeScopes())
+    serveMetadata(fastify, protectedResource, authorizationServers, () => requirements.routeScopes(), dpopMetadata(protectedResource, settings.dpop, dpop))
   }
 }
+
+// What the document says of DPoP comes from the dpop option: a hand-written value could contradict it.
+function dpopMetadata (resource: ResolvedProtectedResource, options: ResolvedDpop | null, dpop: DpopChecker): DpopMetadata | null {
+  if (options === null || !dpop.acceptsScheme) return null
+  const stated = DPOP_METADATA.find((name) => name in resource.members)
+  if (stated !== undefined) throw new InvalidOptionError('protectedResource.extra', `${stated} is set from the dpop option: leave it out`)
+  return { algorithms: options.rules.algorithms, required: !dpop.offersBearer }
+}
+
+// Each trusted issuer's mode: its own, or 'allowed' when the plugin accepts DPoP at all.
+function dpopModes (issuers: readonly IssuerVerifier[], dpop: ResolvedDpop | null): Map<string, DpopMode> {
+  const modes = new Map<string, DpopMode>()
+  for (const [index, verifier] of issuers.entries()) {
+    if (dpop === null && verifier.dpop !== undefined && verifier.dpop !== 'off') {
+      throw new InvalidOptionError(`issuers[${index}].dpop`, 'needs the plugin\'s dpop option (publicOrigin, replay store)')
+    }
+    modes.set(verifier.issuer, verifier.dpop ?? (dpop === null ? 'off' : 'allowed'))
+  }
+  return modes
+}
+
+async function startReplayStore (fastify: FastifyInstance, dpop: ResolvedDpop): Promise<void> {
+  const store = dpop.replay
+  await store.init?.(fastify.log)
+  fastify.addHook('onClose', async () => { await store.close?.() })
+  const { nonces } = dpop
+  if (nonces === null) return
+  // Every answer to a request with a proof names the current nonce (RFC 9449 §8.2): clients keep
+  // up with rotations without a refused request.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    if (request.headers.dpop !== undefined) reply.header('dpop-nonce', nonces.current())
+    done(null, payload)
+  })
+}
+
+const DPOP_METADATA = ['dpop_signing_alg_values_supported', 'dpop_bound_access_tokens_required']
 
 function noRevocationStore (): never {
   throw new NoRevocationStoreError()
@@ -232,3 +289,11 @@ export type { RevokeAllOptions } from './revocation/guard.js'
 export type { RevocationStore, RevocationQuery, RevokedToken, RevokedSession, RevokedSubject } from './revocation/store.js'
 export { Everyone, Authenticated } from './authz/principals.js'
 export * as errors from './errors.js'
+export type { DpopOptions } from './dpop/options.js'
+export type { DpopMode } from './dpop/modes.js'
+export type { DpopNonceOptions } from './dpop/nonces.js'
+export type { PolicyDpop } from './dpop/dpop-checker.js'
+export type { DpopReplayStore, MemoryDpopReplayStoreOptions } from './dpop/replay-store.js'
+export { MemoryDpopReplayStore } from './dpop/replay-store.js'
+export type { RedisDpopClientLike, RedisDpopReplayStoreOptions } from './dpop/redis-replay-store.js'
+export { RedisDpopReplayStore } from './dpop/redis-replay-store.js'

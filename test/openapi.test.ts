@@ -157,6 +157,26 @@ t.test('header policies with another scheme or a custom header: an API key in th
   t.strictSame(operation(document, '/articles').security, [{ bearerAuth: ['view'] }, { headerAuth: ['view'] }, { headerAuth2: ['view'] }])
 })
 
+t.test('DPoP: a dpopAuth scheme next to bearerAuth, as an alternative on every checked route', async (t) => {
+  const description = 'A DPoP-bound JWT, sent as "Authorization: DPoP <token>" with a DPoP proof header of the key it is bound to (RFC 9449)'
+  for (const order of ORDERS) {
+    const app = await buildApp(order, { dpop: { publicOrigin: 'https://api.example.com' } }, (app) => {
+      app.get('/articles', { config: { permission: 'view' } }, async () => 'articles')
+    })
+    const document = documentOf(app)
+    t.strictSame(document.components.securitySchemes, { bearerAuth, dpopAuth: { type: 'http', scheme: 'DPoP', description } }, order)
+    t.strictSame(operation(document, '/articles').security, [{ bearerAuth: ['view'] }, { dpopAuth: ['view'] }])
+  }
+  const swagger2 = await buildApp('swagger first', { dpop: { publicOrigin: 'https://api.example.com' } }, (app) => {
+    app.get('/articles', { config: { permission: 'view' } }, async () => 'articles')
+  }, { swagger: { info: { title: 'test', version: '1.0.0' } } })
+  t.strictSame((documentOf(swagger2) as Json).securityDefinitions.dpopAuth, { type: 'apiKey', in: 'header', name: 'Authorization', description })
+  const off = await buildApp('plugin first', { dpop: { publicOrigin: 'https://api.example.com', mode: 'off' } }, (app) => {
+    app.get('/articles', { config: { permission: 'view' } }, async () => 'articles')
+  })
+  t.strictSame(documentOf(off).components.securitySchemes, { bearerAuth }, 'no scheme while no token may use DPoP')
+})
+
 t.test('a scheme of the same name in the @fastify/swagger options is kept', async (t) => {
   const own = { type: 'http' as const, scheme: 'bearer', description: 'Our tokens' }
   const app = await buildApp('plugin first', {}, (app) => {

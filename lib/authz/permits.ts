@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import {
-  ForbiddenError, InvalidOptionError, InvalidRequestError, InvalidTokenError, NoCredentialsError, TokenExpiredError
+  ForbiddenError, InvalidDpopProofError, InvalidOptionError, InvalidRequestError, InvalidTokenError, NoCredentialsError, TokenExpiredError, UseDpopNonceError
 } from '../errors.js'
 import { policyFailure } from '../policies/identity-hook.js'
 import { isPromiseLike, toPermitsResult, type PermitsResult, type SecurityPolicy } from '../policies/policy.js'
@@ -230,26 +230,61 @@ export class PermissionChecker {
     return result
   }
 
-  /** The error a refused request gets. RFC 6750 §3 and RFC 9110 §15.5: 401 asks for (other) credentials, 403 refuses these ones. */
+  /**
+   * The error a refused request gets. RFC 6750 §3 and RFC 9110 §15.5: 401 asks for (other)
+   * credentials, 403 refuses these ones. With DPoP on, the error goes on the challenge of the scheme
+   * the request used, and the other scheme is offered bare (RFC 9449 §7.1, §7.2).
+   */
   denial (request: FastifyRequest, reply: FastifyReply): Error {
     if (request.isAuthenticated) return new ForbiddenError()
     const failure = request.authFailure
-    const challenges = this.#settings.challenges
+    const { challenges } = this.#settings
+    const { dpop } = challenges
     if (failure === null) {
-      addChallenge(reply, challenges.bare)
+      if (dpop === null || dpop.offersBearer) addChallenge(reply, challenges.bare)
+      if (dpop !== null) addChallenge(reply, dpop.bare)
       return new NoCredentialsError()
+    }
+    if (dpop !== null) {
+      if (failure.error === 'invalid_dpop_proof') return offerBoth(reply, challenges, dpop.invalidProof, new InvalidDpopProofError())
+      if (failure.error === 'use_dpop_nonce') {
+        reply.header('dpop-nonce', dpop.nonce())
+        return offerBoth(reply, challenges, dpop.useNonce, new UseDpopNonceError())
+      }
+      if (failure.error === 'invalid_token' && usesDpopScheme(request)) {
+        const expired = failure.reason === 'token_expired'
+        return offerBoth(reply, challenges, expired ? dpop.expired : dpop.invalidToken, expired ? new TokenExpiredError() : new InvalidTokenError())
+      }
     }
     if (failure.error === 'invalid_request') {
       addChallenge(reply, challenges.invalidRequest)
-      return new InvalidRequestError()
+      return withDpopOffered(reply, dpop, new InvalidRequestError())
     }
     if (failure.reason === 'token_expired') {
       addChallenge(reply, challenges.expired)
-      return new TokenExpiredError()
+      return withDpopOffered(reply, dpop, new TokenExpiredError())
     }
     addChallenge(reply, challenges.invalidToken)
-    return new InvalidTokenError()
+    return withDpopOffered(reply, dpop, new InvalidTokenError())
   }
+}
+
+// A refusal of a DPoP request: its challenge first, then Bearer, bare, where bearer tokens are accepted.
+function offerBoth (reply: FastifyReply, challenges: Challenges, dpopChallenge: string, error: Error): Error {
+  addChallenge(reply, dpopChallenge)
+  if ((challenges.dpop as DpopChallenges).offersBearer) addChallenge(reply, challenges.bare)
+  return error
+}
+
+function withDpopOffered (reply: FastifyReply, dpop: DpopChallenges | null, error: Error): Error {
+  if (dpop !== null) addChallenge(reply, dpop.bare)
+  return error
+}
+
+// Refusal path only: the scheme is read again rather than kept on every request.
+function usesDpopScheme (request: FastifyRequest): boolean {
+  const value = request.headers.authorization
+  return typeof value === 'string' && /^dpop /i.test(value)
 }
 
 // A challenge that another check of the request already set (one composed with @fastify/auth, say)
@@ -321,6 +356,28 @@ export interface Challenges {
    * route is declared. `attributes` must hold only quotable, validated values.
    */
   readonly withError: (attributes: string) => string
+  /** The DPoP scheme's challenges (RFC 9449 §7.1), or null when no token may use it. */
+  readonly dpop: DpopChallenges | null
+}
+
+/** The DPoP challenges of one registration, each with the `algs` a proof may use. */
+export interface DpopChallenges {
+  readonly bare: string
+  readonly invalidToken: string
+  readonly expired: string
+  readonly invalidProof: string
+  readonly useNonce: string
+  /** False when every token must be DPoP-bound: the Bearer challenge is then not offered. */
+  readonly offersBearer: boolean
+  /** The nonce a `use_dpop_nonce` answer carries in its DPoP-Nonce header. */
+  readonly nonce: () => string
+}
+
+/** What the DPoP challenges say: the proof algorithms, whether Bearer is still offered, the current nonce. */
+export interface DpopChallengeSettings {
+  readonly algs: string
+  readonly offersBearer: boolean
+  readonly nonce: () => string
 }
 
 const SCHEME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
@@ -331,16 +388,34 @@ const SCHEME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
  * 401 challenge carries it (RFC 9728 §5.1), so that a client can find where to get a token. The 400
  * one does not: a malformed header is the client's bug, not a missing token.
  */
-export function buildChallenges (scheme: unknown, realm: string, resourceMetadata: string | null = null): Challenges {
+export function buildChallenges (scheme: unknown, realm: string, resourceMetadata: string | null = null, dpop: DpopChallengeSettings | null = null): Challenges {
   if (typeof scheme !== 'string' || !SCHEME.test(scheme)) throw new InvalidOptionError('policy', 'challengeScheme must be an HTTP authentication scheme name')
-  const start = `${scheme} realm="${realm}"`
   const end = resourceMetadata === null ? '' : `, resource_metadata="${resourceMetadata}"`
+  const start = `${scheme} realm="${realm}"`
   const withError = (attributes: string): string => `${start}, ${attributes}${end}`
   return Object.freeze({
     bare: start + end,
-    invalidToken: withError('error="invalid_token", error_description="The access token is invalid"'),
-    expired: withError('error="invalid_token", error_description="The access token expired"'),
+    invalidToken: withError(INVALID_TOKEN),
+    expired: withError(EXPIRED),
     invalidRequest: `${start}, error="invalid_request", error_description="The authorization request is malformed"`,
-    withError
+    withError,
+    dpop: dpop === null ? null : dpopChallenges(realm, end, dpop)
+  })
+}
+
+const INVALID_TOKEN = 'error="invalid_token", error_description="The access token is invalid"'
+const EXPIRED = 'error="invalid_token", error_description="The access token expired"'
+
+function dpopChallenges (realm: string, end: string, { algs, offersBearer, nonce }: DpopChallengeSettings): DpopChallenges {
+  const start = `DPoP realm="${realm}"`
+  const withError = (attributes: string): string => `${start}, ${attributes}, algs="${algs}"${end}`
+  return Object.freeze({
+    bare: `${start}, algs="${algs}"${end}`,
+    invalidToken: withError(INVALID_TOKEN),
+    expired: withError(EXPIRED),
+    invalidProof: withError('error="invalid_dpop_proof", error_description="The DPoP proof is invalid"'),
+    useNonce: withError('error="use_dpop_nonce", error_description="Resend the request with a proof that carries the DPoP-Nonce header\'s value"'),
+    offersBearer,
+    nonce
   })
 }

@@ -15,6 +15,7 @@ import { resolveCacheOptions, type TokenCacheOptions } from '../tokens/token-cac
 import type { JwksOptions } from '../keys/remote-jwks.js'
 import type { TrustedIssuer } from '../keys/issuers.js'
 import type { SecurityPolicy } from '../policies/policy.js'
+import { resolveDpop, type DpopOptions, type ResolvedDpop } from '../dpop/options.js'
 import { resolveProtectedResource, type ProtectedResourceOptions, type ResolvedProtectedResource } from '../protected-resource/options.js'
 
 /**
@@ -82,6 +83,8 @@ export interface JwtSecurityOptions {
   debugAuthorization?: boolean
   /** Serves OAuth 2.0 Protected Resource Metadata (RFC 9728) for `resource`, and names it in every 401 challenge. Default: none. */
   protectedResource?: ProtectedResourceOptions
+  /** Accepts DPoP-bound tokens (RFC 9449) with `Authorization: DPoP` and a proof of the client's key: see docs/dpop.md. Default: none. */
+  dpop?: DpopOptions
 }
 
 type Resolver = (value: unknown, options: JwtSecurityOptions) => unknown
@@ -125,7 +128,8 @@ const OPTIONS = {
   rootFactory: (value): ((request: FastifyRequest) => unknown) | null => optionalFunction('rootFactory', value as ((request: FastifyRequest) => unknown) | undefined),
   defaultPermission: (value): string | null => value === undefined ? null : optionalString('defaultPermission', value) as string,
   debugAuthorization: (value): boolean => optionalBoolean('debugAuthorization', value),
-  protectedResource: (value): ResolvedProtectedResource | null => resolveProtectedResource(value)
+  protectedResource: (value): ResolvedProtectedResource | null => resolveProtectedResource(value),
+  dpop: (value, options): ResolvedDpop | null => resolveDpop(value, options.protectedResource, options.now ?? Date.now)
 } satisfies { readonly [Name in keyof Required<JwtSecurityOptions>]: Resolver }
 
 /** The options after validation, with durations in seconds. */

@@ -3,6 +3,7 @@ import type { JWTVerifyOptions } from 'jose'
 import { ClaimsPrincipals, resolveClaimsMapping, type ClaimsMapping } from '../authz/claims-mapping.js'
 import { checkAudience, checkKnownOptions, checkLeeway, type Duration } from '../config/option-checks.js'
 import { InvalidOptionError } from '../errors.js'
+import { checkDpopMode, type DpopMode } from '../dpop/modes.js'
 import { discoverJwksUri, discoveryUrls } from './discovery.js'
 import { HttpStatusError, isSafeUrl } from './fetch-text.js'
 import { localKeySet, type KeySpec } from './key-ring.js'
@@ -58,6 +59,8 @@ export interface TrustedIssuer extends FetchRules {
   claims?: ClaimsMapping
   /** Accepts `http:` issuer and key URLs on loopback hosts (for tests against a local provider). Default false. */
   allowHttpLoopback?: boolean
+  /** How its tokens may be presented (DPoP, RFC 9449); other than `'off'` needs the plugin's `dpop` option. Default `'allowed'` with that option, else `'off'`. */
+  dpop?: DpopMode
 }
 
 /** How the tokens of one trusted issuer are verified, built at registration. */
@@ -80,10 +83,12 @@ export interface IssuerVerifier {
   readonly discoveryUrl: string | null
   /** Settles when the keys asked for at registration (`prefetch`) let the app start. */
   readonly prefetched: Promise<void>
+  /** Its `dpop` option, or undefined when not given. */
+  readonly dpop: DpopMode | undefined
 }
 
 const ISSUER_OPTION_NAMES: ReadonlySet<string> = new Set([
-  'issuer', 'audience', 'audienceClaim', 'jwksUri', 'keys', 'algorithms', 'leeway', 'typ', 'profile', 'claims', 'allowHttpLoopback', ...FETCH_RULE_NAMES
+  'issuer', 'audience', 'audienceClaim', 'jwksUri', 'keys', 'algorithms', 'leeway', 'typ', 'profile', 'claims', 'allowHttpLoopback', 'dpop', ...FETCH_RULE_NAMES
 ])
 const MAX_ISSUERS = 32
 const RFC9068_CLAIMS = Object.freeze(['iss', 'exp', 'aud', 'sub', 'client_id', 'iat', 'jti'])
@@ -132,7 +137,8 @@ async function buildIssuer (prefix: string, options: unknown, log: FastifyBaseLo
     ...(typ === undefined ? {} : { typ })
   })
   const clientIds = byClientId ? new Set(typeof audience === 'string' ? [audience] : audience) : null
-  return Object.freeze({ issuer, verifyOptions, leeway, clientIds, principals, ...source })
+  const dpop = input.dpop === undefined ? undefined : checkDpopMode(`${prefix}dpop`, input.dpop)
+  return Object.freeze({ issuer, verifyOptions, leeway, clientIds, principals, dpop, ...source })
 }
 
 interface KeySource {

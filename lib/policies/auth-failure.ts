@@ -3,7 +3,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose'
 
 /**
  * Why the credential of a request was not accepted, on `request.authFailure`.
- * `error` is the RFC 6750 error code the 401/400 response carries; `reason` says more, for logs and
+ * `error` is the RFC 6750 (or, for a DPoP proof, RFC 9449) error code the 401/400 response carries; `reason` says more, for logs and
  * for apps that handle failures themselves (`token_expired`, `signature_invalid`, `header_malformed`…);
  * `claim` names the claim that failed, never its value.
  * @example
@@ -18,7 +18,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose'
  * ```
  */
 export interface AuthFailure {
-  readonly error: 'invalid_token' | 'invalid_request'
+  readonly error: 'invalid_token' | 'invalid_request' | 'invalid_dpop_proof' | 'use_dpop_nonce'
   readonly reason: string
   readonly claim?: string | undefined
 }

@@ -115,7 +115,7 @@ const MAX_COOKIE_BYTES = 4096
 // A pyramid-format cookie that cannot be decoded still counts as a presented, malformed token.
 const UNREADABLE_TOKEN = '.'
 
-const COOKIE_DUPLICATED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'cookie_duplicated' })
+const COOKIE_DUPLICATED: AuthFailure & { readonly error: 'invalid_token' } = Object.freeze({ error: 'invalid_token', reason: 'cookie_duplicated' })
 const SESSION_EXPIRED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'session_expired', claim: 'auth_time' })
 const ISSUER_NOT_ALLOWED: AuthFailure = Object.freeze({ error: 'invalid_token', reason: 'issuer_not_allowed', claim: 'iss' })
 

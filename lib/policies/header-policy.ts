@@ -1,7 +1,9 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { AuthFailure } from './auth-failure.js'
+import type { JwtClaims } from '../tokens/claims.js'
 import { headerPolicyRememberWarning, InvalidOptionError } from '../errors.js'
 import { JwtPolicy, type Credential, type MalformedCredential } from './jwt-policy.js'
-import type { SecurityScheme } from './policy.js'
+import type { PolicyContext, SecurityScheme } from './policy.js'
 import { checkKnownOptions } from '../config/option-checks.js'
 
 /**
@@ -33,6 +35,7 @@ export interface JwtHeaderPolicyOptions {
 export const HEADER_POLICY_OPTION_NAMES: ReadonlySet<string> = new Set(['header', 'authType'])
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const DPOP = 'dpop'
 const SPACE = 0x20
 const TAB = 0x09
 
@@ -58,6 +61,8 @@ export class JwtHeaderPolicy extends JwtPolicy {
   /** Header tokens are kept by the client: a policy chain sends remember/forget elsewhere. */
   readonly supportsRemember = false
   readonly #scheme: string
+  #dpop = false
+  readonly #dpopToken = Symbol('fastify-jwt-security.dpopToken')
 
   constructor (options: JwtHeaderPolicyOptions = {}) {
     super()
@@ -65,10 +70,22 @@ export class JwtHeaderPolicy extends JwtPolicy {
     const { header = 'Authorization', authType = 'Bearer' } = options
     if (typeof header !== 'string' || !TOKEN.test(header)) throw new InvalidOptionError('header', 'expected an HTTP header name')
     if (typeof authType !== 'string' || !TOKEN.test(authType)) throw new InvalidOptionError('authType', 'expected an HTTP authentication scheme name')
+    // A DPoP token without its proof would be a bearer token again (RFC 9449 §7.2).
+    if (authType.toLowerCase() === DPOP) throw new InvalidOptionError('authType', 'DPoP tokens need their proofs checked: use the plugin\'s dpop option, which accepts the DPoP scheme next to Bearer')
     this.header = header.toLowerCase()
     this.authType = this.header === 'authorization' ? authType : null
     this.challengeScheme = this.authType ?? 'Bearer'
     this.#scheme = authType.toLowerCase()
+  }
+
+  /** Keeps the context, and with DPoP on, marks the requests that use the DPoP scheme. */
+  override register (fastify: FastifyInstance, context: PolicyContext): void {
+    super.register(fastify, context)
+    // A bare token in a header of its own has no scheme to say DPoP with.
+    this.#dpop = this.authType !== null && context.dpop.acceptsScheme
+    if (!this.#dpop) return
+    context.dpop.readsScheme()
+    fastify.decorateRequest(this.#dpopToken, null)
   }
 
   protected readCredential (request: FastifyRequest): Credential {
@@ -76,13 +93,21 @@ export class JwtHeaderPolicy extends JwtPolicy {
     if (value === undefined) return null
     if (typeof value !== 'string') return HEADER_DUPLICATED
     if (this.authType === null) return readBareToken(value)
-    return this.#readAuthorization(value, request)
+    if (startsWithScheme(value, this.#scheme)) return this.#readAuthorization(value, this.#scheme, request)
+    if (!this.#dpop || !startsWithScheme(value, DPOP)) return null
+    const token = this.#readAuthorization(value, DPOP, request)
+    if (typeof token === 'string') (request as unknown as Record<symbol, string | null>)[this.#dpopToken] = token
+    return token
   }
 
-  #readAuthorization (value: string, request: FastifyRequest): Credential {
-    const scheme = this.#scheme
+  // A token sent as DPoP is checked with its proof; any other must not be bound to a key.
+  protected override checkBinding (request: FastifyRequest, claims: JwtClaims, core: PolicyContext): AuthFailure | null | Promise<AuthFailure | null> {
+    const token = this.#dpop ? (request as unknown as Record<symbol, string | null>)[this.#dpopToken] as string | null : null
+    return token === null ? core.dpop.bearerFailure(claims) : core.dpop.checkRequest(request, token, claims)
+  }
+
+  #readAuthorization (value: string, scheme: string, request: FastifyRequest): Credential {
     const end = scheme.length
-    if (value.length < end || !startsWithIgnoringCase(value, scheme)) return null
     if (value.length === end) return CREDENTIALS_MISSING
     const separator = value.charCodeAt(end)
     // "Bearer\t<t>" is a malformed Bearer header; "BearerX <t>" or "Bearer:<t>" is another scheme.
@@ -114,7 +139,7 @@ export class JwtHeaderPolicy extends JwtPolicy {
     if (this.context.revocation === null) headerPolicyRememberWarning()
   }
 
-  /** `bearerAuth` (an HTTP bearer scheme) for Bearer tokens, else `headerAuth` (an API key in the header). */
+  /** `bearerAuth` (an HTTP bearer scheme) for Bearer tokens, else `headerAuth` (an API key in the header); with DPoP on, `dpopAuth` too. */
   securitySchemes (): readonly SecurityScheme[] {
     const { header, authType } = this
     if (authType === null) {
@@ -124,14 +149,26 @@ export class JwtHeaderPolicy extends JwtPolicy {
     // The scheme is matched case-insensitively: 'bearer' is Bearer.
     const bearer = authType.toLowerCase() === 'bearer'
     const apiKey = { type: 'apiKey', in: 'header', name: 'Authorization', description: `A JWT, sent as "Authorization: ${bearer ? 'Bearer' : authType} <token>"` }
-    if (!bearer) return [{ name: 'headerAuth', openapi: apiKey, swagger: apiKey }]
-    return [{ name: 'bearerAuth', openapi: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, swagger: apiKey }]
+    const schemes: SecurityScheme[] = [bearer
+      ? { name: 'bearerAuth', openapi: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, swagger: apiKey }
+      : { name: 'headerAuth', openapi: apiKey, swagger: apiKey }]
+    if (this.#dpop) {
+      // DPoP is in IANA's authentication scheme registry (RFC 9449 §11.1): an http scheme of its own.
+      const description = 'A DPoP-bound JWT, sent as "Authorization: DPoP <token>" with a DPoP proof header of the key it is bound to (RFC 9449)'
+      schemes.push({
+        name: 'dpopAuth',
+        openapi: { type: 'http', scheme: 'DPoP', description },
+        swagger: { type: 'apiKey', in: 'header', name: 'Authorization', description }
+      })
+    }
+    return schemes
   }
 }
 
 // RFC 9110 §11.1: the scheme is case-insensitive. `lowerScheme` is the lower-case scheme; only
 // ASCII capitals are lowered in `value`, without allocating a lower-cased copy of the header.
-function startsWithIgnoringCase (value: string, lowerScheme: string): boolean {
+function startsWithScheme (value: string, lowerScheme: string): boolean {
+  if (value.length < lowerScheme.length) return false
   for (let index = 0; index < lowerScheme.length; index++) {
     let code = value.charCodeAt(index)
     if (code >= 0x41 && code <= 0x5A) code |= 0x20

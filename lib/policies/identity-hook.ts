@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import { KeysUnavailableError, PolicyFailedError, RevocationUnavailableError } from '../errors.js'
+import { DpopReplayUnavailableError, KeysUnavailableError, PolicyFailedError, RevocationUnavailableError } from '../errors.js'
 import { isPromiseLike, type SecurityPolicy } from './policy.js'
 
 type Done = HookHandlerDoneFunction
@@ -7,14 +7,14 @@ type Done = HookHandlerDoneFunction
 const DEFAULT_RETRY: Readonly<Record<string, string>> = Object.freeze({ 'retry-after': '5' })
 
 /**
- * Fails the request with what the policy threw. An outage of the key server or the revocation
- * store is answered here, with the body Fastify gives errors: through the error handler, Fastify
- * would log each of its 503s with a stack, and an outage would flood the logs (the outage is
- * logged, a line per 10 seconds, where it is met).
+ * Fails the request with what the policy threw. An outage of the key server, the revocation
+ * store or the DPoP replay store is answered here, with the body Fastify gives errors: through
+ * the error handler, Fastify would log each of its 503s, and an outage would flood the logs (the
+ * outage is logged, a line per 10 seconds, where it is met).
  */
 function fail (request: FastifyRequest, reply: FastifyReply, error: unknown, done: Done): void {
   const failure = policyFailure(request, error)
-  if (failure instanceof KeysUnavailableError || failure instanceof RevocationUnavailableError) {
+  if (failure instanceof KeysUnavailableError || failure instanceof RevocationUnavailableError || failure instanceof DpopReplayUnavailableError) {
     const { code, message, headers } = failure as typeof failure & { headers?: Record<string, string> }
     // A custom policy may throw these errors too, without a Retry-After of its own.
     reply.code(503).headers(headers ?? DEFAULT_RETRY).send({ statusCode: 503, code, error: 'Service Unavailable', message })

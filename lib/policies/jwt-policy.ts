@@ -5,7 +5,7 @@ import type { JwtClaims, TokenRejection } from '../tokens/claims.js'
 import type { JwtIdentity } from '../types.js'
 import { aclShadowsPrincipalWarning, InvalidOptionError, PolicyFailedError } from '../errors.js'
 import { OutageLog } from '../outage-log.js'
-import { Allowed, Denied, type IdentityCallback, type PermitsResult, type PolicyContext, type SecurityPolicy } from './policy.js'
+import { Allowed, Denied, isPromiseLike, type IdentityCallback, type PermitsResult, type PolicyContext, type SecurityPolicy } from './policy.js'
 import { ANONYMOUS_PRINCIPALS, Authenticated, Everyone, isReservedUserid } from '../authz/principals.js'
 
 /**
@@ -119,11 +119,15 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
 
   // The rules verified claims must still pass, on every request: cached or not.
   #accept (request: FastifyRequest, claims: JwtClaims, core: PolicyContext, hit: { derived: unknown } | null): JwtIdentity | null | Promise<JwtIdentity | null> {
-    const failure = isReservedUserid(claims.sub) ? SUBJECT_RESERVED : this.checkClaims(request, claims, core)
-    if (failure !== null) {
-      recordAuthFailure(request, failure)
-      return null
-    }
+    let failure = isReservedUserid(claims.sub) ? SUBJECT_RESERVED : this.checkBinding(request, claims, core)
+    if (failure === null) failure = this.checkClaims(request, claims, core)
+    else if (isPromiseLike(failure)) failure = failure.then((bound) => bound ?? this.checkClaims(request, claims, core))
+    if (failure === null) return this.#admit(request, claims, core, hit)
+    if (isPromiseLike(failure)) return failure.then((later) => later === null ? this.#admit(request, claims, core, hit) : refuseWith(request, later))
+    return refuseWith(request, failure)
+  }
+
+  #admit (request: FastifyRequest, claims: JwtClaims, core: PolicyContext, hit: { derived: unknown } | null): JwtIdentity | null | Promise<JwtIdentity | null> {
     const revoked = core.revocation === null ? false : core.revocation.isRevoked(request, claims)
     if (revoked !== false || core.callback !== null) return this.#acceptLater(request, claims, core, revoked)
     // Without a callback the identity depends on the claims and the plugin's options alone, the same
@@ -163,10 +167,19 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
   }
 
   /**
-   * Rules a transport adds to verified claims (the cookie policy's session cap and CSRF check).
-   * Returns a failure to refuse the credential, or throws a coded error to answer at once.
+   * Whether the token may be used by this transport although it may be bound to a key (its `cnf`
+   * claim, RFC 9449 §7.2): by default a bound token is refused, since only a transport that checks
+   * proofs of the key can honour the binding. The header policy overrides it for the DPoP scheme.
    */
-  protected checkClaims (_request: FastifyRequest, _claims: JwtClaims, _core: PolicyContext): AuthFailure | null {
+  protected checkBinding (_request: FastifyRequest, claims: JwtClaims, core: PolicyContext): AuthFailure | null | Promise<AuthFailure | null> {
+    return core.dpop.boundFailure(claims)
+  }
+
+  /**
+   * Rules a transport adds to verified claims (the cookie policy's session cap and CSRF check).
+   * Returns (or resolves to) a failure to refuse the credential, or throws a coded error to answer at once.
+   */
+  protected checkClaims (_request: FastifyRequest, _claims: JwtClaims, _core: PolicyContext): AuthFailure | null | Promise<AuthFailure | null> {
     return null
   }
 
@@ -213,6 +226,11 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
 
   abstract remember (request: FastifyRequest, reply: FastifyReply, userid: string, claims?: Record<string, unknown>): void | Promise<void>
   abstract forget (request: FastifyRequest, reply: FastifyReply): void | Promise<void>
+}
+
+function refuseWith (request: FastifyRequest, failure: AuthFailure): null {
+  recordAuthFailure(request, failure)
+  return null
 }
 
 function refuse (request: FastifyRequest, token: string, rejection: TokenRejection, unusableKeys: OutageLog): null {

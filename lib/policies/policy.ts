@@ -2,6 +2,7 @@ import { format, inspect } from 'node:util'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { JwtClaims } from '../tokens/claims.js'
 import type { CreateTokenOptions } from '../tokens/tokens.js'
+import type { PolicyDpop } from '../dpop/dpop-checker.js'
 
 /**
  * A value or a promise of it: every policy method may be sync or async.
@@ -159,6 +160,8 @@ export interface PolicyContext {
   principalsOf (claims: JwtClaims): string[]
   /** The `realm` option, as the challenges carry it. */
   readonly realm: string
+  /** The DPoP checks (the `dpop` option and the issuers' modes); present without the option too, to refuse DPoP-bound tokens sent as bearer tokens. */
+  readonly dpop: PolicyDpop
 }
 
 /**

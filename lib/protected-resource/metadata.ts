@@ -7,13 +7,19 @@ import type { ResolvedProtectedResource } from './options.js'
 // that fetch it before each token request, and a deployment that changes it is seen within the hour.
 const HEADERS = Object.freeze({ 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' })
 
+/** What the metadata says of DPoP: the proof algorithms, and whether every token must be DPoP-bound. */
+export interface DpopMetadata {
+  readonly algorithms: readonly string[]
+  readonly required: boolean
+}
+
 /**
  * The protected resource metadata document (RFC 9728 §2), members in the RFC's order. An absent
  * `authorizationServers` takes `defaultAuthorizationServers`, an absent `scopesSupported` the scopes
- * the routes name; either is left out when it is empty.
+ * the routes name; either is left out when it is empty. With DPoP, its two members end the document.
  */
 export function metadataDocument (
-  options: ResolvedProtectedResource, defaultAuthorizationServers: readonly string[], routeScopes: readonly string[]
+  options: ResolvedProtectedResource, defaultAuthorizationServers: readonly string[], routeScopes: readonly string[], dpop: DpopMetadata | null = null
 ): Record<string, unknown> {
   const authorizationServers = options.authorizationServers ?? defaultAuthorizationServers
   const scopes = options.scopesSupported ?? routeScopes
@@ -22,7 +28,8 @@ export function metadataDocument (
     ...(authorizationServers.length === 0 ? {} : { authorization_servers: authorizationServers }),
     ...(options.jwksUri === null ? {} : { jwks_uri: options.jwksUri }),
     ...(scopes.length === 0 ? {} : { scopes_supported: scopes }),
-    ...options.members
+    ...options.members,
+    ...(dpop === null ? {} : { dpop_signing_alg_values_supported: dpop.algorithms, dpop_bound_access_tokens_required: dpop.required })
   }
 }
 
@@ -33,7 +40,8 @@ export function metadataDocument (
  * checks' onRoute hook, so that the route's `NO_PERMISSION_REQUIRED` is seen.
  */
 export function serveMetadata (
-  fastify: FastifyInstance, options: ResolvedProtectedResource, defaultAuthorizationServers: readonly string[], routeScopes: () => readonly string[]
+  fastify: FastifyInstance, options: ResolvedProtectedResource, defaultAuthorizationServers: readonly string[], routeScopes: () => readonly string[],
+  dpop: DpopMetadata | null = null
 ): void {
   // The path is the one clients see from the origin (RFC 9728 §3.1 derives it from the resource):
   // a plugin registered under a prefix can serve it only when it is under that prefix.
@@ -43,7 +51,7 @@ export function serveMetadata (
   }
   let body = ''
   fastify.addHook('onReady', async () => {
-    body = JSON.stringify(metadataDocument(options, defaultAuthorizationServers, routeScopes()))
+    body = JSON.stringify(metadataDocument(options, defaultAuthorizationServers, routeScopes(), dpop))
   })
   fastify.route({
     method: 'GET',

@@ -37,7 +37,7 @@ export interface JwtClaims {
 export type ClaimEncoder = (value: unknown) => unknown
 
 /** Claims the plugin sets itself; extra claims may not override them. */
-export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['sub', 'iat', 'exp', 'nbf', 'aud', 'iss', 'jti'])
+export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['sub', 'iat', 'exp', 'nbf', 'aud', 'iss', 'jti', 'cnf'])
 
 const MAX_DEPTH = 32
 

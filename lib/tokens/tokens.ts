@@ -27,6 +27,12 @@ export interface CreateTokenOptions {
   expiresIn?: Duration
   /** Overrides the plugin's audience for this token. */
   audience?: string | string[]
+  /**
+   * Binds the token to a client's key (DPoP, RFC 9449): the RFC 7638 thumbprint that
+   * `request.dpopProof()` returns, put in the token's `cnf.jkt`. The token is then accepted only
+   * with `Authorization: DPoP` and a proof made with that key. Needs the `dpop` option.
+   */
+  jkt?: string
 }
 
 /** What a TokenService needs, resolved and validated by the plugin options. */
@@ -47,8 +53,11 @@ export interface TokenSettings {
   readonly now: (() => number) | null
   /** The verified-token cache's options, or null for no cache. */
   readonly cache: TokenCacheOptions | null
+  /** The `dpop` option: tokens bound to a key need a mode that accepts the DPoP scheme. */
+  readonly dpop: { readonly mode: string } | null
 }
 
+const JKT = /^[A-Za-z0-9_-]{43}$/
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 // Characters whose unused low bits are zero, for a last base64url character carrying 2 or 4 spare bits.
 const codes = (characters: string): ReadonlySet<number> => new Set([...characters].map((character) => character.charCodeAt(0)))
@@ -142,6 +151,7 @@ export class TokenService {
     if (lifetime !== null) payload.exp = iat + lifetime
     if (settings.issuer !== undefined) payload.iss = settings.issuer
     if (audience !== undefined) payload.aud = toAudience(audience)
+    if (options.jkt !== undefined) payload.cnf = { jkt: this.#thumbprint(options.jkt) }
     const token = await new SignJWT(payload)
       .setProtectedHeader(signer.kid === null
         ? { alg: signer.algorithm, typ: settings.typ ?? 'JWT' }
@@ -151,6 +161,14 @@ export class TokenService {
       throw new InvalidClaimsError(`the token would be ${token.length} characters, more than maxTokenLength (${settings.maxTokenLength}) lets the plugin verify`)
     }
     return token
+  }
+
+  #thumbprint (jkt: unknown): string {
+    if (this.#settings.dpop === null || this.#settings.dpop.mode === 'off') {
+      throw new InvalidClaimsError('jkt needs the dpop option with a mode other than "off": the token could not be used')
+    }
+    if (typeof jkt !== 'string' || !JKT.test(jkt)) throw new InvalidClaimsError('jkt must be an RFC 7638 SHA-256 thumbprint (43 base64url characters), as request.dpopProof() gives')
+    return jkt
   }
 
   /**

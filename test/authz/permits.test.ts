@@ -168,7 +168,8 @@ t.test('RFC 6750 challenges for a scheme and realm', async (t) => {
     bare: 'Bearer realm="api"',
     invalidToken: 'Bearer realm="api", error="invalid_token", error_description="The access token is invalid"',
     expired: 'Bearer realm="api", error="invalid_token", error_description="The access token expired"',
-    invalidRequest: 'Bearer realm="api", error="invalid_request", error_description="The authorization request is malformed"'
+    invalidRequest: 'Bearer realm="api", error="invalid_request", error_description="The authorization request is malformed"',
+    dpop: null
   })
   t.equal(withError('error="insufficient_scope", scope="read"'), 'Bearer realm="api", error="insufficient_scope", scope="read"')
   t.ok(Object.isFrozen(buildChallenges('Bearer', 'api')))
@@ -181,9 +182,26 @@ t.test('with a resource metadata URL, every 401 challenge names it (RFC 9728 §5
     bare: `JWT realm="api", ${metadata}`,
     invalidToken: `JWT realm="api", error="invalid_token", error_description="The access token is invalid", ${metadata}`,
     expired: `JWT realm="api", error="invalid_token", error_description="The access token expired", ${metadata}`,
-    invalidRequest: 'JWT realm="api", error="invalid_request", error_description="The authorization request is malformed"'
+    invalidRequest: 'JWT realm="api", error="invalid_request", error_description="The authorization request is malformed"',
+    dpop: null
   })
   t.equal(withError('error="insufficient_scope", scope="read"'), `JWT realm="api", error="insufficient_scope", scope="read", ${metadata}`)
+})
+
+t.test('with DPoP, the DPoP challenges carry the proof algorithms and resource_metadata', async (t) => {
+  const metadata = 'resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"'
+  const { dpop } = buildChallenges('Bearer', 'api', 'https://api.example.com/.well-known/oauth-protected-resource', { algs: 'ES256 EdDSA', offersBearer: false, nonce: () => 'n' })
+  const { nonce, ...strings } = dpop as NonNullable<typeof dpop>
+  t.same(strings, {
+    bare: `DPoP realm="api", algs="ES256 EdDSA", ${metadata}`,
+    invalidToken: `DPoP realm="api", error="invalid_token", error_description="The access token is invalid", algs="ES256 EdDSA", ${metadata}`,
+    expired: `DPoP realm="api", error="invalid_token", error_description="The access token expired", algs="ES256 EdDSA", ${metadata}`,
+    invalidProof: `DPoP realm="api", error="invalid_dpop_proof", error_description="The DPoP proof is invalid", algs="ES256 EdDSA", ${metadata}`,
+    useNonce: `DPoP realm="api", error="use_dpop_nonce", error_description="Resend the request with a proof that carries the DPoP-Nonce header's value", algs="ES256 EdDSA", ${metadata}`,
+    offersBearer: false
+  })
+  t.equal(nonce(), 'n')
+  t.ok(Object.isFrozen(dpop))
 })
 
 t.test('a scheme that is not an HTTP token is refused', async (t) => {

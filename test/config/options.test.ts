@@ -105,7 +105,7 @@ t.test('every option mistake is a coded error naming the option', async (t) => {
 
 t.test('OPTION_NAMES lists every option', async (t) => {
   t.same([...OPTION_NAMES].sort(), [
-    'algorithm', 'audience', 'cache', 'callback', 'debugAuthorization', 'defaultPermission', 'encodeClaim', 'expiresIn', 'issuer',
+    'algorithm', 'audience', 'cache', 'callback', 'debugAuthorization', 'defaultPermission', 'dpop', 'encodeClaim', 'expiresIn', 'issuer',
     'issuers', 'jwks', 'keys', 'leeway', 'maxTokenAge', 'maxTokenLength', 'now', 'passphrase', 'policy', 'principalClaims', 'privateKey', 'protectedResource',
     'publicKey', 'realm', 'revocation', 'rootFactory', 'secret', 'typ'
   ])

@@ -38,7 +38,7 @@ function flip (token: string, index: number): string {
 
 t.test('G5 a signature wrong in its last byte is refused no faster than one wrong in its first byte or at random', async (t) => {
   const keys = await buildKeyRing({ algorithm: 'HS256', secret: randomBytes(32), privateKey: undefined, publicKey: undefined, passphrase: undefined, keys: undefined, jwks: undefined }, Fastify().log)
-  const tokens = new TokenService({ keys, issuers: [], ownKeys: true, expiresIn: 3600, audience: undefined, issuer: undefined, leeway: 0, maxTokenAge: undefined, typ: undefined, maxTokenLength: 8192, encodeClaim: null, now: null, cache: null })
+  const tokens = new TokenService({ keys, issuers: [], ownKeys: true, expiresIn: 3600, audience: undefined, issuer: undefined, leeway: 0, maxTokenAge: undefined, typ: undefined, maxTokenLength: 8192, encodeClaim: null, now: null, cache: null, dpop: null })
   const genuine = await tokens.sign('alice')
   const refuse = (token: string) => async () => { await tokens.verify(token).then(() => { throw new Error('accepted') }, () => {}) }
   const lastByte = flip(genuine, 31)

@@ -35,6 +35,7 @@ async function service (overrides: Partial<TokenSettings> = {}, algorithm: Algor
     encodeClaim: null,
     now: () => NOW,
     cache: null,
+    dpop: null,
     ...overrides
   })
 }
@@ -207,9 +208,24 @@ t.test('sign refuses bad userids, claims and options with TypeErrors', async (t)
   t.ok(await tokens.sign('a', {}, { expiresIn: 600 }))
 })
 
+t.test('sign binds a token to a DPoP key with jkt, which it checks', async (t) => {
+  const jkt = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs'
+  const tokens = await service({ dpop: { mode: 'allowed' } })
+  t.same(decodeJwt(await tokens.sign('alice', {}, { jkt })).cnf, { jkt })
+  t.equal(decodeJwt(await tokens.sign('alice')).cnf, undefined)
+  for (const bad of ['', jkt.slice(1), `${jkt}=`, jkt.replace('N', '+'), 42]) {
+    t.match(await rejected(tokens.sign('alice', {}, { jkt: bad as string })), { code: 'FST_JWT_SECURITY_INVALID_CLAIMS', message: /RFC 7638/ }, String(bad))
+  }
+  t.match(await rejected(tokens.sign('alice', { cnf: { jkt } })), { message: /"cnf" is a reserved claim/ }, 'only through jkt')
+  for (const dpop of [null, { mode: 'off' }]) {
+    const unbindable = await service({ dpop })
+    t.match(await rejected(unbindable.sign('alice', {}, { jkt })), { message: /jkt needs the dpop option/ }, JSON.stringify(dpop))
+  }
+})
+
 t.test('sign needs a signing key', async (t) => {
   const keys = await buildKeyRing({ ...NO_KEYS, algorithm: 'ES256', publicKey: keyPair('ec256').publicKey }, NO_LOG)
-  const tokens = new TokenService({ keys, issuers: [], ownKeys: true, expiresIn: 60, audience: undefined, issuer: undefined, leeway: 0, maxTokenAge: undefined, typ: undefined, maxTokenLength: 8192, encodeClaim: null, now: null, cache: null })
+  const tokens = new TokenService({ keys, issuers: [], ownKeys: true, expiresIn: 60, audience: undefined, issuer: undefined, leeway: 0, maxTokenAge: undefined, typ: undefined, maxTokenLength: 8192, encodeClaim: null, now: null, cache: null, dpop: null })
   t.equal((await rejected(tokens.sign('alice'))).code, 'FST_JWT_SECURITY_NO_SIGNING_KEY')
 })
 
