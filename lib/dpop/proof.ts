@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose'
+import { importJWK, jwtVerify, type CryptoKey, type JWTHeaderParameters } from 'jose'
 import { isCompactJws } from '../tokens/tokens.js'
 
 /** Why a DPoP proof was refused (RFC 9449 §4.3): the `reason` of `request.authFailure`. */
@@ -54,17 +54,34 @@ export interface VerifiedProof {
 
 const MAX_PROOF_LENGTH = 4096
 const MAX_JTI_LENGTH = 256
+// RFC 7638 §3.2: the members a thumbprint hashes, in lexicographic order, for each key type.
+const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = { EC: ['crv', 'kty', 'x', 'y'], OKP: ['crv', 'kty', 'x'], RSA: ['e', 'kty', 'n'] }
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth']
+// Importing a proof's key costs more than checking its signature: a client's key, seen again on its
+// next request, is imported once. Bounded, oldest out first: a flood of new keys evicts, never grows.
+const MAX_KEYS = 1024
+const importedKeys = new Map<string, Promise<CryptoKey>>()
+
+interface ProofKey {
+  readonly key: Promise<CryptoKey>
+  readonly jkt: string
+}
 
 /**
  * Checks a DPoP proof (RFC 9449 §4.3): its syntax, `typ` `dpop+jwt`, an allowed asymmetric `alg`,
- * a public `jwk` (one that imports as a private key is refused) that verifies its signature, `htm`, `htu`, a recent
+ * a public `jwk` (one with a private member is refused) that verifies its signature, `htm`, `htu`, a recent
  * `iat`, a `jti`, and with an access token its `ath`. Rejects with a {@link DpopProofRejection}.
  */
 export async function verifyProof (proof: string, expected: ProofExpectation, rules: ProofRules): Promise<VerifiedProof> {
   if (proof.length > MAX_PROOF_LENGTH || !isCompactJws(proof)) throw new DpopProofRejection('dpop_proof_malformed')
+  let jkt = ''
   let verified
   try {
-    verified = await jwtVerify(proof, EmbeddedJWK, {
+    verified = await jwtVerify(proof, (header) => {
+      const found = proofKey(header)
+      jkt = found.jkt
+      return found.key
+    }, {
       typ: 'dpop+jwt',
       algorithms: [...rules.algorithms],
       maxTokenAge: rules.maxAge,
@@ -76,16 +93,40 @@ export async function verifyProof (proof: string, expected: ProofExpectation, ru
     const code = (error as { code?: unknown }).code
     throw new DpopProofRejection(code === 'ERR_JWT_EXPIRED' ? 'dpop_proof_expired' : 'dpop_proof_invalid', error)
   }
-  const { payload, protectedHeader } = verified
-  // jose's EmbeddedJWK refused a jwk that imports as a private key (RFC 9449 §4.3, check 7).
-  const jwk = protectedHeader.jwk as JWK
-  const { jti, htm, htu, ath, nonce } = payload as Record<string, unknown>
+  const { jti, htm, htu, ath, nonce } = verified.payload as Record<string, unknown>
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) throw new DpopProofRejection('dpop_proof_invalid')
   if (nonce !== undefined && typeof nonce !== 'string') throw new DpopProofRejection('dpop_proof_invalid')
   if (htm !== expected.method) throw new DpopProofRejection('dpop_method_mismatch')
   if (typeof htu !== 'string' || normalizeHtu(htu) !== expected.url) throw new DpopProofRejection('dpop_url_mismatch')
   if (expected.accessToken !== null && ath !== accessTokenHash(expected.accessToken)) throw new DpopProofRejection('dpop_ath_mismatch')
-  return { jkt: await calculateJwkThumbprint(jwk), jti, iat: payload.iat as number, nonce: nonce as string | undefined }
+  return { jkt, jti, iat: verified.payload.iat as number, nonce: nonce as string | undefined }
+}
+
+// The header's public key and its RFC 7638 thumbprint. Thrown errors become dpop_proof_invalid:
+// jose has checked alg against the allow-list before asking for the key.
+function proofKey (header: JWTHeaderParameters): ProofKey {
+  const jwk = header.jwk as Record<string, unknown> | undefined
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new TypeError('the proof has no jwk header')
+  const members = THUMBPRINT_MEMBERS[jwk.kty as string]
+  if (members === undefined) throw new TypeError('the proof\'s jwk is not a public key of a known type')
+  if (PRIVATE_MEMBERS.some((name) => name in jwk)) throw new TypeError('the proof\'s jwk holds a private key')
+  const canonical: Record<string, string> = {}
+  for (const name of members) {
+    const value = jwk[name]
+    if (typeof value !== 'string') throw new TypeError('the proof\'s jwk lacks a member of its key type')
+    canonical[name] = value
+  }
+  const jkt = createHash('sha256').update(JSON.stringify(canonical)).digest('base64url')
+  const cacheKey = `${header.alg}.${jkt}`
+  let key = importedKeys.get(cacheKey)
+  if (key === undefined) {
+    // Only the members the thumbprint covers are imported: the key is the one the thumbprint names.
+    key = importJWK(canonical, header.alg) as Promise<CryptoKey>
+    if (importedKeys.size >= MAX_KEYS) importedKeys.delete(importedKeys.keys().next().value as string)
+    importedKeys.set(cacheKey, key)
+    key.catch(() => { importedKeys.delete(cacheKey) })
+  }
+  return { key, jkt }
 }
 
 /** The `ath` of an access token: the base64url SHA-256 of its ASCII (RFC 9449 §4.2). */

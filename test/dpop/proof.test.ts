@@ -80,3 +80,37 @@ t.test('htu is compared after RFC 3986 normalisation, without query and fragment
   const proof = await handProof(privateKey, await exportJWK(publicKey), { htu: 'https://API.example.test:443/orders?ignored=1' })
   t.equal((await verifyProof(proof, expect(), RULES)).jti.length > 0, true)
 })
+
+t.test('the proof\'s jwk: a public key of a known type, its thumbprint over RFC 7638\'s members only', async (t) => {
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
+  const jwk = await exportJWK(publicKey)
+  const reason = async (proof: string) => await verifyProof(proof, expect(), RULES).then(({ jkt }) => jkt, (error: { reason: string }) => error.reason)
+  const thumbprint = await calculateJwkThumbprint(jwk)
+  t.equal(await reason(await handProof(privateKey, { ...jwk, kid: 'k1', use: 'sig', alg: 'ES256' }, {})), thumbprint, 'other members are left out of the thumbprint')
+  t.equal(await reason(await handProof(privateKey, jwk, {})), thumbprint, 'the imported key is used again')
+  const unsigned = (header: Record<string, unknown>) => [header, { jti: 'j', htm: 'GET', htu: URL_OF_API, iat: Math.floor(Date.now() / 1000), ath: accessTokenHash(TOKEN) }]
+    .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url')).join('.') + '.' + Buffer.alloc(64, 1).toString('base64url')
+  const cases: Array<[string, unknown]> = [
+    ['no jwk', undefined], ['a jwk that is a string', 'key'], ['a jwk that is an array', [jwk]], ['a secret key', { kty: 'oct', k: 'c2VjcmV0' }],
+    ['an EC key without y', { kty: 'EC', crv: 'P-256', x: jwk.x }], ['an RSA key with a private member', { kty: 'RSA', n: 'AQAB', e: 'AQAB', p: 'AQAB' }],
+    ['a P-384 key under ES256', (await exportJWK((await generateKeyPair('ES384', { extractable: true })).publicKey))]
+  ]
+  for (const [what, value] of cases) {
+    t.equal(await reason(unsigned({ alg: 'ES256', typ: 'dpop+jwt', jwk: value })), 'dpop_proof_invalid', what)
+  }
+  t.equal(await reason(unsigned({ alg: 'ES256', typ: 'dpop+jwt', jwk: cases[6]?.[1] })), 'dpop_proof_invalid', 'a key that failed to import is not kept failing')
+})
+
+t.test('the imported keys are bounded: the oldest goes first, and is imported again when it comes back', async (t) => {
+  const first = await generateKeyPair('EdDSA', { extractable: true })
+  const firstJwk = await exportJWK(first.publicKey)
+  const proofOf = async (key: CryptoKey, jwk: JWK) => await new SignJWT({ jti: crypto.randomUUID(), htm: 'GET', htu: URL_OF_API, ath: accessTokenHash(TOKEN) })
+    .setProtectedHeader({ alg: 'EdDSA', typ: 'dpop+jwt', jwk }).setIssuedAt().sign(key)
+  await verifyProof(await proofOf(first.privateKey, firstJwk), expect(), RULES)
+  for (let index = 0; index < 1024; index++) {
+    const { privateKey, publicKey } = await generateKeyPair('EdDSA', { extractable: true })
+    await verifyProof(await proofOf(privateKey, await exportJWK(publicKey)), expect(), RULES)
+  }
+  const again = await verifyProof(await proofOf(first.privateKey, firstJwk), expect(), RULES)
+  t.equal(again.jkt, await calculateJwkThumbprint(firstJwk))
+})
