@@ -1,6 +1,6 @@
 // The servers (child processes), the checks before a run, the tokens sent, and one measured slice.
 import { fork } from 'node:child_process'
-import { createHmac, randomBytes, randomUUID } from 'node:crypto'
+import { createHash, createHmac, generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -59,8 +59,9 @@ async function get (port, path, header) {
 
 /**
  * Throws a CheckError unless the server answers 200 with the token's userid (the first and last of
- * its pool, or cold tokens the load generator never sends), 401 to a tampered token and to its
- * protected path without a token, 200 hello world without tokens: no run measures an error path.
+ * its pool, or cold tokens the load generator never sends), 401 to a tampered token, to a replayed
+ * DPoP proof and to its protected path without a token, 200 hello world without tokens: no run
+ * measures an error path.
  */
 export async function check (contender, server, tokens) {
   const expect = (what, response, status, body) => {
@@ -79,6 +80,12 @@ export async function check (contender, server, tokens) {
     const at = token.lastIndexOf('.') + 1
     const tampered = token.slice(0, at) + (token[at] === 'A' ? 'B' : 'A') + token.slice(at + 1)
     expect('GET /hello with a tampered token', await get(server.port, '/hello', tokens.header(tampered)), 401)
+    if (contender.transport === 'dpop') {
+      // The proof is checked on every request, the token cached or not: the same one twice is a replay.
+      const headers = tokens.header(token)
+      expect('GET /hello with a new DPoP proof', await get(server.port, '/hello', headers), 200)
+      expect('GET /hello with that proof again', await get(server.port, '/hello', headers), 401)
+    }
   }
   if (contender.protected !== undefined) {
     expect(`GET ${contender.protected} without a token`, await get(server.port, contender.protected), 401)
@@ -124,15 +131,71 @@ export class ColdPool {
   }
 }
 
-/** What a contender's requests carry: the header name, its values in order, the tokens to check with. */
-export function tokensFor (contender, pool, coldPool) {
+const athOf = (token) => createHash('sha256').update(token).digest('base64url')
+
+/**
+ * The proofs of a DPoP contender, signed by hand with node:crypto with this key (an ES256 or Ed25519
+ * one), whose thumbprint the server binds its pool to: a new jti and iat per proof, never sent twice,
+ * as a client makes them (RFC 9449 §4.2). A proof lives the server's maxAge (10 minutes, the most),
+ * and names its tokens (ath): the pool is signed anew for every server, once it has sent them.
+ */
+export class ProofPool {
+  // The server's publicOrigin, as behind a proxy: htu is it and the path, whatever port it listens on.
+  origin = 'http://127.0.0.1'
+  values = []
+  #header
+  #sign
+
+  constructor (algorithm, size) {
+    const [type, options, digest] = algorithm === 'ES256' ? ['ec', { namedCurve: 'P-256' }, 'sha256'] : ['ed25519', {}, null]
+    const { publicKey, privateKey } = generateKeyPairSync(type, options)
+    const { crv, kty, x, y } = publicKey.export({ format: 'jwk' })
+    // RFC 7638: the required members, in lexicographic order (y is undefined for Ed25519, and left out).
+    const jwk = JSON.stringify({ crv, kty, x, y })
+    this.#header = Buffer.from(`{"typ":"dpop+jwt","alg":"${algorithm}","jwk":${jwk}}`).toString('base64url')
+    this.#sign = (input) => sign(digest, Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')
+    this.jkt = createHash('sha256').update(jwk).digest('base64url')
+    this.size = size
+  }
+
+  get env () {
+    return { BENCH_DPOP_JKT: this.jkt, BENCH_DPOP_ORIGIN: this.origin }
+  }
+
+  /** A new proof for the token whose hash is `ath`, one flat string as the cold pool's tokens. */
+  proof (ath) {
+    const input = `${this.#header}.${Buffer.from(`{"jti":"${randomUUID()}","htm":"GET","htu":"${this.origin}/hello","iat":${Math.floor(Date.now() / 1000)},"ath":"${ath}"}`).toString('base64url')}`
+    return Buffer.from(`${input}.${this.#sign(input)}`, 'latin1').toString('latin1')
+  }
+
+  /** Signs the pool for the server's tokens, taken in turn. */
+  fill (pool) {
+    const tokens = pool.map(({ token }) => ({ authorization: `DPoP ${token}`, ath: athOf(token) }))
+    this.values = []
+    for (let index = 0; index < this.size; index++) {
+      const { authorization, ath } = tokens[index % tokens.length]
+      this.values.push({ authorization, dpop: this.proof(ath) })
+    }
+  }
+}
+
+/**
+ * What a contender's requests carry: the header name and its values in order (name null: each value
+ * is a set of headers, a DPoP token and its proof), whether they are fresh (never sent twice), the
+ * tokens to check with.
+ */
+export function tokensFor (contender, pool, coldPool, proofPool) {
   if (contender.tokens === null) return { name: null, values: [], check: [] }
+  if (contender.transport === 'dpop') {
+    proofPool.fill(pool)
+    return { name: null, values: proofPool.values, fresh: true, check: [pool[0], pool.at(-1)], header: (token) => ({ authorization: `DPoP ${token}`, dpop: proofPool.proof(athOf(token)) }) }
+  }
   const cookie = contender.transport === 'cookie'
   const name = cookie ? 'cookie' : 'authorization'
   const format = cookie ? (token) => `session=${token}` : (token) => `Bearer ${token}`
   const header = (token) => ({ [name]: format(token) })
-  if (contender.tokens === 'cold') return { name, values: coldPool.values, check: coldPool.check, header }
-  return { name, values: pool.map(({ token }) => format(token)), check: [pool[0], pool.at(-1)], header }
+  if (contender.tokens === 'cold') return { name, values: coldPool.values, fresh: true, check: coldPool.check, header }
+  return { name, values: pool.map(({ token }) => format(token)), fresh: false, check: [pool[0], pool.at(-1)], header }
 }
 
 /**
@@ -178,14 +241,15 @@ export class Rotation {
     }
   }
 
-  // One request that autocannon builds anew each time, with the value at the cursor.
+  // One request that autocannon builds anew each time, with the value at the cursor (its headers when `header` is null).
   #inOrder (cursor) {
     const { header, values } = this
     return {
       method: 'GET',
       path: '/hello',
       setupRequest: (request) => {
-        request.headers[header] = values[cursor.next]
+        if (header === null) Object.assign(request.headers, values[cursor.next])
+        else request.headers[header] = values[cursor.next]
         cursor.next = (cursor.next + 1) % values.length
         cursor.sent++
         return request

@@ -167,7 +167,7 @@ function markdownTable ({ header, lines }, leftColumns = 1) {
 const PAIRED = 'medians: the ratio of the medians of the rounds; paired slices: the median of the ratios of the two contenders\' slices ' +
   'of the same cycle; met (per pipelining level): both reach the target. CPU us/req: the server\'s CPU time per response.'
 const FLAGS = 'Flags, with the number of rounds: FAILED: non-2xx responses or errors; REUSED: a cold contender ran out of new tokens ' +
-  '(raise --cold-rate); BUSY: other processes used more than 0.25 core in a slice, after its retries; LG: the load generator used 0.9 core or more (it set the req/s).'
+  '(raise --cold-rate), or a DPoP one of new proofs (raise --dpop-rate); BUSY: other processes used more than 0.25 core in a slice, after its retries; LG: the load generator used 0.9 core or more (it set the req/s).'
 
 /** The markdown of the results block of docs/benchmarks.md, also printed at the end of a run. */
 export function markdownResults ({ date, machine, settings, summary, targets, coldPool }) {

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { contenders as allContenders } from './contenders.js'
 import { writeDocs } from './docs.js'
-import { CheckError, ColdPool, Rotation, check, measure, shuffled, startServer, tokensFor } from './measure.js'
+import { CheckError, ColdPool, ProofPool, Rotation, check, measure, shuffled, startServer, tokensFor } from './measure.js'
 import { describeMachine, evaluateTargets, markdownResults, median, printMachine, summarize, writeResults } from './report.js'
 
 const USAGE = `Usage: npm run bench -- [flags]
@@ -18,6 +18,7 @@ const USAGE = `Usage: npm run bench -- [flags]
   --retries <n>        re-measures of a slice during which other processes were busy (default 2; 0 with --quick)
   --only <names>       contenders to run, comma-separated (default: all)
   --cold-rate <req/s>  most req/s of a cold contender: sizes its pool of new tokens (default 40000)
+  --dpop-rate <req/s>  most req/s of a DPoP contender: sizes its pool of new proofs (default 15000)
   --no-docs            leave docs/benchmarks.md and docs/benchmark-chart.svg alone
   --quick              smoke check: --duration 2 --rounds 1 --warmup 1 --retries 0
   -h, --help           this text
@@ -37,7 +38,7 @@ function fail (message) {
 function parseSettings (argv) {
   let values
   try {
-    const strings = ['duration', 'slice', 'rounds', 'connections', 'pipelining', 'warmup', 'retries', 'only', 'cold-rate']
+    const strings = ['duration', 'slice', 'rounds', 'connections', 'pipelining', 'warmup', 'retries', 'only', 'cold-rate', 'dpop-rate']
     values = parseArgs({
       args: argv,
       options: {
@@ -79,6 +80,7 @@ function parseSettings (argv) {
     warmup: number('warmup', quick ? '1' : '2', { integer: false, min: 0 }),
     retries: number('retries', quick ? '0' : '2', { min: 0 }),
     coldRate: number('cold-rate', '40000'),
+    dpopRate: number('dpop-rate', '15000'),
     docs: !values['no-docs'],
     contenders: allContenders.filter(({ name }) => names.includes(name))
   }
@@ -98,17 +100,18 @@ const roundSeconds = (settings, count, tries = 1 + settings.retries) =>
  * other, the contenders would each meet a different part of that drift; interleaved, they sample
  * it alike, and the ratio of two slices of the same cycle is what the paired ratios are made of.
  */
-async function runRound (contenders, round, pipelining, settings, coldPool, data) {
+async function runRound (contenders, round, pipelining, settings, coldPool, proofPools, data) {
   if (coldPool !== null) coldPool.ensureFresh(roundSeconds(settings, contenders.length) + 30)
   const live = []
   const load = { connections: settings.connections, pipelining }
   try {
     for (const contender of contenders) {
-      const server = await startServer(contender.name, contender.tokens === 'cold' ? coldPool.env : {})
+      const proofPool = proofPools.get(contender.name)
+      const server = await startServer(contender.name, contender.tokens === 'cold' ? coldPool.env : proofPool?.env)
       live.push({ contender, server, slices: [] })
-      const tokens = tokensFor(contender, server.pool, coldPool)
+      const tokens = tokensFor(contender, server.pool, coldPool, proofPool)
       await check(contender, server, tokens)
-      live.at(-1).rotation = new Rotation(tokens.name, tokens.values, contender.tokens === 'cold')
+      live.at(-1).rotation = new Rotation(tokens.name, tokens.values, tokens.fresh)
       const priming = live.at(-1).rotation.priming()
       if (priming !== null) await autocannon({ url: `http://127.0.0.1:${server.port}/hello`, ...priming })
     }
@@ -179,9 +182,12 @@ async function main () {
       data.coldPool = coldPool.size
       console.log(`Cold pool: ${coldPool.size.toLocaleString('en-US')} new tokens signed in ${(ms / 1000).toFixed(1)} s\n`)
     }
+    // A key per DPoP contender for the whole run; its proofs are signed for each of its servers.
+    const proofPools = new Map(contenders.filter(({ proof }) => proof !== undefined)
+      .map(({ name, proof }) => [name, new ProofPool(proof, Math.ceil((settings.warmup + settings.duration) * settings.dpopRate * 1.5))]))
     for (let round = 1; round <= settings.rounds && contenders.length > 0; round++) {
       for (const pipelining of settings.pipelining) {
-        for (const run of await runRound(rotated(contenders, round), round, pipelining, settings, coldPool, data)) {
+        for (const run of await runRound(rotated(contenders, round), round, pipelining, settings, coldPool, proofPools, data)) {
           printRun(`round ${round}/${settings.rounds}  p=${String(pipelining).padEnd(3)}`, run)
           data.runs.push(run)
         }

@@ -1,8 +1,9 @@
 // The contenders' servers, one per child process: `node bench/servers.js <contender>`, forked by
 // bench/run.js. Each serves GET /hello on a random loopback port and sends the parent its port and,
 // for a contender with 'server' tokens, 1,000 tokens signed by its own signer, all with the same
-// claims (sub, roles, jti, iat, exp = iat + 1 h; plugin-issuer's also iss and aud). Libraries are
-// imported only by the servers that use them, so that every server starts from the same state.
+// claims (sub, roles, jti, iat, exp = iat + 1 h; plugin-issuer's also iss and aud, the DPoP
+// contenders' also cnf). Libraries are imported only by the servers that use them, so that every
+// server starts from the same state.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -66,6 +67,20 @@ async function joseHook (key, verified) {
   return app
 }
 
+// plugin-hs256 with DPoP: its pool bound to the load generator's key (BENCH_DPOP_JKT; ES256 or
+// Ed25519, both allowed by default), every request with a new proof. maxAge 10 min, the most: a
+// server's proofs are all signed before its run; the store keeps every jti that long, and has room
+// for more than a round sends (a full store would answer 503).
+async function dpop () {
+  const { MemoryDpopReplayStore } = await import('fastify-jwt-security')
+  const { BENCH_DPOP_JKT: jkt, BENCH_DPOP_ORIGIN: publicOrigin } = process.env
+  if (!jkt) throw new Error('BENCH_DPOP_JKT is not set: run the DPoP contenders with `npm run bench`')
+  const replay = new MemoryDpopReplayStore({ maxEntries: 10_000_000 })
+  const app = await plugin({ secret: randomBytes(32), algorithm: 'HS256', dpop: { publicOrigin, maxAge: '10m', replay } })
+  app.get('/hello', PROTECTED, identity)
+  return { app, pool: await signPool((userid) => app.createJwtToken(userid, { roles: ['view'] }, { jkt })) }
+}
+
 const hmacKey = (secret) => crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
 
 const servers = {
@@ -111,6 +126,8 @@ const servers = {
     app.get('/hello', PROTECTED, identity)
     return { app, pool: await signPool((userid) => app.createJwtToken(userid, { roles: ['view'] })) }
   },
+  'plugin-dpop-es256': dpop,
+  'plugin-dpop-eddsa': dpop,
   // The tokens of a trusted issuer (an identity provider's ES256 key, given as a public JWK), the
   // app's only source of tokens; the server plays the provider too, signing its pool.
   async 'plugin-issuer' () {
