@@ -216,6 +216,7 @@ function dpopModes (issuers: readonly IssuerVerifier[], dpop: ResolvedDpop | nul
 }
 
 async function startReplayStore (fastify: FastifyInstance, dpop: ResolvedDpop): Promise<void> {
+  // The default stores are two, both in memory: neither needs starting or closing.
   const store = dpop.replay
   await store.init?.(fastify.log)
   fastify.addHook('onClose', async () => { await store.close?.() })

@@ -281,8 +281,8 @@ function withDpopOffered (reply: FastifyReply, dpop: DpopChallenges | null, erro
   return error
 }
 
-// Refusal path only: the scheme is read again rather than kept on every request.
-function usesDpopScheme (request: FastifyRequest): boolean {
+/** Whether the request's Authorization header uses the DPoP scheme: read again on the refusal path, rather than kept on every request. */
+export function usesDpopScheme (request: FastifyRequest): boolean {
   const value = request.headers.authorization
   return typeof value === 'string' && /^dpop /i.test(value)
 }
@@ -367,6 +367,8 @@ export interface DpopChallenges {
   readonly expired: string
   readonly invalidProof: string
   readonly useNonce: string
+  /** A DPoP challenge with `attributes`, as {@link Challenges.withError} builds the other scheme's. */
+  readonly withError: (attributes: string) => string
   /** False when every token must be DPoP-bound: the Bearer challenge is then not offered. */
   readonly offersBearer: boolean
   /** The nonce a `use_dpop_nonce` answer carries in its DPoP-Nonce header. */
@@ -415,6 +417,7 @@ function dpopChallenges (realm: string, end: string, { algs, offersBearer, nonce
     expired: withError(EXPIRED),
     invalidProof: withError('error="invalid_dpop_proof", error_description="The DPoP proof is invalid"'),
     useNonce: withError('error="use_dpop_nonce", error_description="Resend the request with a proof that carries the DPoP-Nonce header\'s value"'),
+    withError,
     offersBearer,
     nonce
   })

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { InsufficientScopeError, InsufficientUserAuthenticationError } from '../errors.js'
 import { policyFailure } from '../policies/identity-hook.js'
 import { SCOPE_PREFIX } from './claims-mapping.js'
-import { addChallenge, type Challenges, type PermissionHook } from './permits.js'
+import { addChallenge, usesDpopScheme, type Challenges, type PermissionHook } from './permits.js'
 import { resolveRequirement, type ResolvedRequirement } from './requirements.js'
 
 /** Why an authenticated request did not meet a requirement: the error's `reason`, for the app's log. */
@@ -104,11 +104,14 @@ export class RequirementChecker {
     // RFC 9470 §3: the challenge names every step-up the route asks, whichever one failed.
     const stepUp = (requirement.acr === null ? '' : `, acr_values="${requirement.acr.join(' ')}"`) +
       (maxAge === null ? '' : `, max_age="${maxAge}"`)
-    const acrChallenge = acr === null ? '' : challenges.withError(`${STEP_UP}, error_description="${ACR_DESCRIPTION}"${stepUp}`)
-    const ageChallenge = maxAge === null ? '' : challenges.withError(`${STEP_UP}, error_description="${AGE_DESCRIPTION}"${stepUp}`)
+    // A request authenticated with DPoP is answered in its scheme (RFC 9449 §7.1).
+    const { dpop } = challenges
+    const challenge = (attributes: string): SchemeChallenges => ({ bearer: challenges.withError(attributes), dpop: dpop?.withError(attributes) ?? null })
+    const acrChallenge = acr === null ? NONE : challenge(`${STEP_UP}, error_description="${ACR_DESCRIPTION}"${stepUp}`)
+    const ageChallenge = maxAge === null ? NONE : challenge(`${STEP_UP}, error_description="${AGE_DESCRIPTION}"${stepUp}`)
     const scopeChallenge = scopes.length === 0
-      ? ''
-      : challenges.withError(`error="insufficient_scope", error_description="${new InsufficientScopeError().message}", scope="${scopes.join(' ')}"`)
+      ? NONE
+      : challenge(`error="insufficient_scope", error_description="${new InsufficientScopeError().message}", scope="${scopes.join(' ')}"`)
     const principals = scopes.map((scope) => SCOPE_PREFIX + scope)
     const holds = anyOf
       ? (held: readonly unknown[]) => principals.some((principal) => held.includes(principal))
@@ -119,25 +122,36 @@ export class RequirementChecker {
       const claims = request.jwtClaims as Readonly<Record<string, unknown>> | null
       if (acr !== null) {
         const value = claims?.acr
-        if (typeof value !== 'string' || !acr.has(value)) return stepUpDenial(reply, acrChallenge, 'acr_not_accepted')
+        if (typeof value !== 'string' || !acr.has(value)) return stepUpDenial(request, reply, acrChallenge, 'acr_not_accepted')
       }
       if (maxAge !== null) {
         const authTime = claims?.auth_time
-        if (typeof authTime !== 'number' || !Number.isFinite(authTime)) return stepUpDenial(reply, ageChallenge, 'auth_time_missing')
-        if (nowSeconds() - authTime > maxAge) return stepUpDenial(reply, ageChallenge, 'auth_time_too_old')
+        if (typeof authTime !== 'number' || !Number.isFinite(authTime)) return stepUpDenial(request, reply, ageChallenge, 'auth_time_missing')
+        if (nowSeconds() - authTime > maxAge) return stepUpDenial(request, reply, ageChallenge, 'auth_time_too_old')
       }
       if (principals.length === 0) return undefined
       // A custom policy's identity may have no principals: it then holds no scope.
       const held = (request.identity as { principals?: unknown } | null)?.principals
       if (Array.isArray(held) && holds(held)) return undefined
-      addChallenge(reply, scopeChallenge)
+      addChallenge(reply, pick(request, scopeChallenge))
       return withReason(new InsufficientScopeError(), 'scope_missing')
     }
   }
 }
 
-function stepUpDenial (reply: FastifyReply, challenge: string, reason: RequirementFailure): Error {
-  addChallenge(reply, challenge)
+interface SchemeChallenges {
+  readonly bearer: string
+  readonly dpop: string | null
+}
+
+const NONE: SchemeChallenges = Object.freeze({ bearer: '', dpop: null })
+
+function pick (request: FastifyRequest, challenges: SchemeChallenges): string {
+  return challenges.dpop !== null && usesDpopScheme(request) ? challenges.dpop : challenges.bearer
+}
+
+function stepUpDenial (request: FastifyRequest, reply: FastifyReply, challenges: SchemeChallenges, reason: RequirementFailure): Error {
+  addChallenge(reply, pick(request, challenges))
   return withReason(new InsufficientUserAuthenticationError(), reason)
 }
 

@@ -5,6 +5,7 @@ import type { AuthFailure } from '../policies/auth-failure.js'
 import type { JwtClaims } from '../tokens/claims.js'
 import type { DpopMode } from './modes.js'
 import type { DpopNonces } from './nonces.js'
+import type { DpopReplayStore } from './replay-store.js'
 import type { ResolvedDpop } from './options.js'
 import { DpopProofRejection, normalizeHtu, verifyProof, type VerifiedProof } from './proof.js'
 
@@ -16,24 +17,29 @@ import { DpopProofRejection, normalizeHtu, verifyProof, type VerifiedProof } fro
  * import type { FastifyRequest } from 'fastify'
  * import type { JwtClaims, PolicyContext } from 'fastify-jwt-security'
  *
- * // A transport of the app's that carries bearer tokens must refuse DPoP-bound ones, as the
- * // built-in policies do: a stolen bound token would otherwise work without its key.
+ * // A transport of the app's that carries tokens without proofs must refuse DPoP-bound ones, and
+ * // those whose mode is 'required', as the built-in policies do: a stolen bound token would
+ * // otherwise work without its key.
  * function refusal (context: PolicyContext, claims: JwtClaims) {
- *   return context.dpop.boundFailure(claims)
+ *   return context.dpop.bearerFailure(claims)
  * }
  * ```
  */
 export interface PolicyDpop {
   /** True when some kind of token may come with the DPoP scheme (a mode other than `'off'`). */
   readonly acceptsScheme: boolean
+  /** The mode of the app's own tokens (`dpop.mode`; `'off'` without the option). */
+  readonly ownMode: DpopMode
   /**
    * Tells the plugin, at registration, that the calling policy reads `Authorization: DPoP` (the
    * header policy does): with DPoP on and no policy that reads it, registration fails.
    */
   readsScheme (): void
-  /** A failure for a token bound to a key (`cnf`), which a transport without proofs cannot check; else null. */
-  boundFailure (claims: JwtClaims): AuthFailure | null
-  /** A failure for a token sent as Bearer: bound to a key, or of a kind whose mode is `'required'`; else null. */
+  /**
+   * A failure for a token that came without a proof (as Bearer, in a cookie, in a header of the
+   * app's): bound to a key, or of a kind whose mode is `'required'`; else null. Every transport
+   * that does not check proofs must ask it.
+   */
   bearerFailure (claims: JwtClaims): AuthFailure | null
   /**
    * The checks of a token sent with the DPoP scheme (RFC 9449 §4.3, §7.1): the token's mode, its
@@ -51,12 +57,25 @@ const DPOP_NOT_ACCEPTED = failure('invalid_token', 'dpop_not_accepted')
 const TOKEN_UNBOUND = failure('invalid_token', 'dpop_token_unbound', 'cnf')
 const PROOF_MISSING = failure('invalid_dpop_proof', 'dpop_proof_missing')
 const PROOF_DUPLICATED = failure('invalid_dpop_proof', 'dpop_proof_duplicated')
-const KEY_MISMATCH = failure('invalid_dpop_proof', 'dpop_key_mismatch')
 const PROOF_REPLAYED = failure('invalid_dpop_proof', 'dpop_proof_replayed')
 const NONCE_MISSING = failure('use_dpop_nonce', 'dpop_nonce_missing')
 const NONCE_INVALID = failure('use_dpop_nonce', 'dpop_nonce_invalid')
 const REJECTIONS = new Map<string, AuthFailure>()
 const RETRY_AFTER: Readonly<Record<string, string>> = Object.freeze({ 'retry-after': '5' })
+
+// Dot segments, plain or percent-encoded: the router reads `/a/../x` as a route of its own, while
+// its normalised URL is `/x`, which a proof for /x would match.
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i
+
+// The URL a proof's htu must name: the public origin, then the request's path as the client sent
+// it (before any rewriteUrl), without its query. Null for an absolute-form target or a path with
+// dot segments, which no proof is accepted for.
+function expectedUrl (origin: string, target: string): string | null {
+  if (target.charCodeAt(0) !== 0x2F) return null
+  const query = target.indexOf('?')
+  const path = query === -1 ? target : target.slice(0, query)
+  return DOT_SEGMENT.test(path) ? null : normalizeHtu(origin + path)
+}
 
 function rejection (reason: string): AuthFailure {
   let known = REJECTIONS.get(reason)
@@ -74,29 +93,32 @@ export class DpopChecker implements PolicyDpop {
   readonly offersBearer: boolean
   /** The `algs` of DPoP challenges (RFC 9449 §7.1), space-separated; empty without the `dpop` option. */
   readonly algs: string
+  readonly ownMode: DpopMode
   readonly #dpop: ResolvedDpop | null
-  readonly #ownMode: DpopMode
   readonly #issuerModes: ReadonlyMap<string, DpopMode>
   readonly #anyRequired: boolean
   readonly #now: () => number
   readonly #replayTtl: number
   readonly #outage = new OutageLog()
+  // The proof each request was accepted with, or its token-request check under way: asked again
+  // in the same request, the answer is the same, and the jti is not recorded twice.
+  readonly #requestProofs = new WeakMap<FastifyRequest, Promise<{ jkt: string }>>()
   #schemeRead = false
 
   /** `ownKeys`: whether the app has keys of its own, whose tokens the `dpop` option's mode governs. */
   constructor (dpop: ResolvedDpop | null, issuerModes: ReadonlyMap<string, DpopMode>, now: () => number, ownKeys: boolean) {
     this.#dpop = dpop
-    this.#ownMode = dpop?.mode ?? 'off'
+    this.ownMode = dpop?.mode ?? 'off'
     this.#issuerModes = issuerModes
-    const modes = [...(ownKeys ? [this.#ownMode] : []), ...issuerModes.values()]
+    const modes = [...(ownKeys ? [this.ownMode] : []), ...issuerModes.values()]
     this.acceptsScheme = modes.some((mode) => mode !== 'off')
     this.offersBearer = modes.some((mode) => mode !== 'required')
     this.#anyRequired = !this.offersBearer || modes.includes('required')
     this.algs = dpop?.rules.algorithms.join(' ') ?? ''
     this.#now = now
-    // A proof is accepted while its iat is within [now - maxAge - leeway, now + leeway]: its jti
-    // must be remembered until the latest of those windows has passed.
-    this.#replayTtl = dpop === null ? 0 : dpop.rules.maxAge + 2 * dpop.rules.leeway
+    // A proof is accepted while its iat is within [now - maxAge - leeway, now + leeway], jose
+    // counting in whole seconds: its jti must be remembered until the latest of those has passed.
+    this.#replayTtl = dpop === null ? 0 : dpop.rules.maxAge + 2 * dpop.rules.leeway + 1
   }
 
   readsScheme (): void {
@@ -113,10 +135,6 @@ export class DpopChecker implements PolicyDpop {
     return ((this.#dpop as ResolvedDpop).nonces as DpopNonces).current()
   }
 
-  boundFailure (claims: JwtClaims): AuthFailure | null {
-    return claims.cnf === undefined ? null : BOUND_AS_BEARER
-  }
-
   bearerFailure (claims: JwtClaims): AuthFailure | null {
     if (claims.cnf !== undefined) return BOUND_AS_BEARER
     return this.#anyRequired && this.#modeOf(claims) === 'required' ? DPOP_REQUIRED : null
@@ -126,20 +144,32 @@ export class DpopChecker implements PolicyDpop {
     if (this.#modeOf(claims) === 'off') return DPOP_NOT_ACCEPTED
     const jkt = (claims.cnf as { jkt?: unknown } | undefined)?.jkt
     if (typeof jkt !== 'string') return TOKEN_UNBOUND
-    const proof = await this.#proof(request, token)
-    if (!('jkt' in proof)) return proof
-    if (proof.jkt !== jkt) return KEY_MISMATCH
-    return await this.#fresh(request, proof)
+    const dpop = this.#dpop as ResolvedDpop
+    const proof = await this.#proof(request, token, jkt)
+    const refused = 'jkt' in proof ? await this.#fresh(request, proof, dpop.replay) : proof
+    if (refused === null) this.#requestProofs.set(request, Promise.resolve({ jkt }))
+    return refused
   }
 
   /**
    * The proof of a request that asks for a token (a login), for `createJwtToken`'s `jkt`: checked
-   * as on every request, without `ath`. Rejects with a 400 error otherwise.
+   * as on every request, without `ath`. Rejects with a 400 error otherwise. A proof this request
+   * was already authenticated with (a refresh by a DPoP client), or that an earlier call checked,
+   * gives the same answer: its jti is recorded once.
    */
-  async tokenRequestProof (request: FastifyRequest): Promise<{ jkt: string }> {
+  tokenRequestProof (request: FastifyRequest): Promise<{ jkt: string }> {
+    let known = this.#requestProofs.get(request)
+    if (known === undefined) {
+      known = this.#tokenRequestProof(request)
+      this.#requestProofs.set(request, known)
+    }
+    return known
+  }
+
+  async #tokenRequestProof (request: FastifyRequest): Promise<{ jkt: string }> {
     if (this.#dpop === null) throw new InvalidOptionError('dpop', 'request.dpopProof() needs the dpop option')
-    const proof = await this.#proof(request, null)
-    const refused = 'jkt' in proof ? await this.#fresh(request, proof) : proof
+    const proof = await this.#proof(request, null, null)
+    const refused = 'jkt' in proof ? await this.#fresh(request, proof, this.#dpop.tokenRequestReplay) : proof
     if (refused === null) return { jkt: (proof as VerifiedProof).jkt }
     if (refused.error === 'use_dpop_nonce') {
       const error = new DpopNonceRequiredError()
@@ -150,27 +180,27 @@ export class DpopChecker implements PolicyDpop {
   }
 
   #modeOf (claims: JwtClaims): DpopMode {
-    return this.#issuerModes.get(claims.iss as string) ?? this.#ownMode
+    return this.#issuerModes.get(claims.iss as string) ?? this.ownMode
   }
 
-  async #proof (request: FastifyRequest, token: string | null): Promise<VerifiedProof | AuthFailure> {
+  async #proof (request: FastifyRequest, token: string | null, jkt: string | null): Promise<VerifiedProof | AuthFailure> {
     const dpop = this.#dpop as ResolvedDpop
     const header = request.headers.dpop
     if (header === undefined) return PROOF_MISSING
     // Node joins a repeated header with ", ", which a compact JWS never holds (RFC 9449 §4.3: one proof).
     if (typeof header !== 'string' || header.includes(',')) return PROOF_DUPLICATED
-    const query = request.url.indexOf('?')
-    const url = normalizeHtu(dpop.origin + (query === -1 ? request.url : request.url.slice(0, query)))
+    const url = expectedUrl(dpop.origin, request.originalUrl)
+    if (url === null) return rejection('dpop_url_mismatch')
     try {
-      return await verifyProof(header, { method: request.method, url: url as string, accessToken: token, now: this.#now() }, dpop.rules)
+      return await verifyProof(header, { method: request.method, url, accessToken: token, jkt, now: this.#now() }, dpop.rules)
     } catch (error) {
       return rejection((error as DpopProofRejection).reason)
     }
   }
 
   // The nonce, then the jti: a proof refused for its nonce costs the store nothing.
-  async #fresh (request: FastifyRequest, proof: VerifiedProof): Promise<AuthFailure | null> {
-    const { nonces, replay } = this.#dpop as ResolvedDpop
+  async #fresh (request: FastifyRequest, proof: VerifiedProof, replay: DpopReplayStore): Promise<AuthFailure | null> {
+    const { nonces } = this.#dpop as ResolvedDpop
     if (nonces !== null) {
       if (proof.nonce === undefined) return NONCE_MISSING
       if (!nonces.accepts(proof.nonce)) return NONCE_INVALID

@@ -53,6 +53,8 @@ export interface ResolvedDpop {
   readonly origin: string
   readonly rules: ProofRules
   readonly replay: DpopReplayStore
+  /** Where token requests' proofs are kept: `replay`, or with the default store, one of their own. */
+  readonly tokenRequestReplay: DpopReplayStore
   readonly nonces: DpopNonces | null
 }
 
@@ -82,7 +84,10 @@ export function resolveDpop (value: unknown, protectedResource: unknown, now: ()
   const replay = options.replay === undefined ? new MemoryDpopReplayStore() : options.replay
   if (typeof (replay as Partial<DpopReplayStore> | null)?.firstUse !== 'function') throw new InvalidOptionError('dpop.replay', 'expected a DpopReplayStore')
   const nonces = options.nonce === undefined ? null : new DpopNonces(options.nonce, now, 'dpop.nonce')
-  return Object.freeze({ mode, origin, rules, replay, nonces })
+  // A login's proof needs no account: anyone can send many. With the default store, they fill a
+  // store of their own, and a flood of them cannot crowd out the proofs of token holders.
+  const tokenRequestReplay = options.replay === undefined ? new MemoryDpopReplayStore() : replay
+  return Object.freeze({ mode, origin, rules, replay, tokenRequestReplay, nonces })
 }
 
 function resolveOrigin (value: unknown, resource: unknown): string {

@@ -10,6 +10,7 @@ export type DpopProofFailure =
   | 'dpop_method_mismatch'
   | 'dpop_url_mismatch'
   | 'dpop_ath_mismatch'
+  | 'dpop_key_mismatch'
 
 /** A refused proof, with its reason and never a value of it. */
 export class DpopProofRejection extends Error {
@@ -39,6 +40,8 @@ export interface ProofExpectation {
   readonly url: string
   /** The access token the proof comes with, or null (a token request). */
   readonly accessToken: string | null
+  /** The thumbprint the token's `cnf.jkt` names, or null (a token request): compared before the signature is checked. */
+  readonly jkt: string | null
   /** The plugin's clock, ms. */
   readonly now: number
 }
@@ -57,6 +60,9 @@ const MAX_JTI_LENGTH = 256
 // RFC 7638 §3.2: the members a thumbprint hashes, in lexicographic order, for each key type.
 const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = { EC: ['crv', 'kty', 'x', 'y'], OKP: ['crv', 'kty', 'x'], RSA: ['e', 'kty', 'n'] }
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth']
+// The base64url lengths of a 2048-bit and a 4096-bit modulus.
+const RSA_MIN_N = 342
+const RSA_MAX_N = 683
 // Importing a proof's key costs more than checking its signature: a client's key, seen again on its
 // next request, is imported once. Bounded, oldest out first: a flood of new keys evicts, never grows.
 const MAX_KEYS = 1024
@@ -79,6 +85,8 @@ export async function verifyProof (proof: string, expected: ProofExpectation, ru
   try {
     verified = await jwtVerify(proof, (header) => {
       const found = proofKey(header)
+      // Another key than the token's costs no signature check: a forged proof is refused for nothing.
+      if (expected.jkt !== null && found.jkt !== expected.jkt) throw new DpopProofRejection('dpop_key_mismatch')
       jkt = found.jkt
       return found.key
     }, {
@@ -90,6 +98,7 @@ export async function verifyProof (proof: string, expected: ProofExpectation, ru
       currentDate: new Date(expected.now)
     })
   } catch (error) {
+    if (error instanceof DpopProofRejection) throw error
     const code = (error as { code?: unknown }).code
     throw new DpopProofRejection(code === 'ERR_JWT_EXPIRED' ? 'dpop_proof_expired' : 'dpop_proof_invalid', error)
   }
@@ -97,7 +106,8 @@ export async function verifyProof (proof: string, expected: ProofExpectation, ru
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) throw new DpopProofRejection('dpop_proof_invalid')
   if (nonce !== undefined && typeof nonce !== 'string') throw new DpopProofRejection('dpop_proof_invalid')
   if (htm !== expected.method) throw new DpopProofRejection('dpop_method_mismatch')
-  if (typeof htu !== 'string' || normalizeHtu(htu) !== expected.url) throw new DpopProofRejection('dpop_url_mismatch')
+  const url = typeof htu === 'string' ? normalizeHtu(htu) : null
+  if (url === null || url !== expected.url) throw new DpopProofRejection('dpop_url_mismatch')
   if (expected.accessToken !== null && ath !== accessTokenHash(expected.accessToken)) throw new DpopProofRejection('dpop_ath_mismatch')
   return { jkt, jti, iat: verified.payload.iat as number, nonce: nonce as string | undefined }
 }
@@ -115,6 +125,10 @@ function proofKey (header: JWTHeaderParameters): ProofKey {
     const value = jwk[name]
     if (typeof value !== 'string') throw new TypeError('the proof\'s jwk lacks a member of its key type')
     canonical[name] = value
+  }
+  // An RSA key of any size or exponent would let a proof cost what its sender likes to verify.
+  if (jwk.kty === 'RSA' && (canonical.e !== 'AQAB' || (canonical.n as string).length < RSA_MIN_N || (canonical.n as string).length > RSA_MAX_N)) {
+    throw new TypeError('the proof\'s RSA key must have the exponent 65537 and 2048 to 4096 bits')
   }
   const jkt = createHash('sha256').update(JSON.stringify(canonical)).digest('base64url')
   const cacheKey = `${header.alg}.${jkt}`

@@ -203,6 +203,8 @@ export class JwtCookiePolicy extends JwtPolicy {
   override register (fastify: FastifyInstance, core: PolicyContext): Promise<void> {
     const { expiresIn } = core.tokens
     if (expiresIn === null) throw new InvalidOptionError('expiresIn', 'the cookie policy needs tokens that expire')
+    // A cookie goes out with no proof: with DPoP required of the app's tokens, no session would pass.
+    if (core.dpop.ownMode === 'required') throw new InvalidOptionError('dpop.mode', '"required" refuses every cookie session, which carries no DPoP proof: use "allowed"')
     if (this.reissueTime !== null && this.reissueTime >= expiresIn) {
       throw new InvalidOptionError('reissueTime', `must be shorter than expiresIn (${expiresIn} s): a token would expire before its reissue`)
     }

@@ -93,7 +93,11 @@ export class JwtHeaderPolicy extends JwtPolicy {
     if (value === undefined) return null
     if (typeof value !== 'string') return HEADER_DUPLICATED
     if (this.authType === null) return readBareToken(value)
-    if (startsWithScheme(value, this.#scheme)) return this.#readAuthorization(value, this.#scheme, request)
+    if (startsWithScheme(value, this.#scheme)) {
+      const credential = this.#readAuthorization(value, this.#scheme, request)
+      // An authType that begins "DPoP" (say "D") reads "DPoP <t>" as another scheme: null.
+      if (credential !== null || !this.#dpop) return credential
+    }
     if (!this.#dpop || !startsWithScheme(value, DPOP)) return null
     const token = this.#readAuthorization(value, DPOP, request)
     if (typeof token === 'string') (request as unknown as Record<symbol, string | null>)[this.#dpopToken] = token

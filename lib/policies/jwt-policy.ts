@@ -167,12 +167,12 @@ export abstract class JwtPolicy implements SecurityPolicy<JwtIdentity> {
   }
 
   /**
-   * Whether the token may be used by this transport although it may be bound to a key (its `cnf`
-   * claim, RFC 9449 §7.2): by default a bound token is refused, since only a transport that checks
-   * proofs of the key can honour the binding. The header policy overrides it for the DPoP scheme.
+   * Whether the token may be used by this transport, which by default sends no DPoP proof: a
+   * token bound to a key (its `cnf` claim, RFC 9449 §7.2), or of a kind whose DPoP mode is
+   * `'required'`, is refused. The header policy overrides it for the DPoP scheme.
    */
   protected checkBinding (_request: FastifyRequest, claims: JwtClaims, core: PolicyContext): AuthFailure | null | Promise<AuthFailure | null> {
-    return core.dpop.boundFailure(claims)
+    return core.dpop.bearerFailure(claims)
   }
 
   /**

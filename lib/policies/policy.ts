@@ -127,14 +127,17 @@ export type IdentityCallback = (userid: string, request: FastifyRequest) =>
  * import type { FastifyInstance, FastifyRequest } from 'fastify'
  * import type { PolicyContext, SecurityPolicy } from 'fastify-jwt-security'
  *
- * // Tokens in an X-Api-Token header, verified with the plugin's keys and claim rules.
+ * // Tokens in an X-Api-Token header, verified with the plugin's keys and claim rules. The header
+ * // carries no DPoP proof: tokens bound to a key, or that DPoP is required of, are refused.
  * class ApiTokenPolicy implements SecurityPolicy<string> {
  *   #context: PolicyContext | null = null
  *   register (_fastify: FastifyInstance, context: PolicyContext) { this.#context = context }
  *   async identity (request: FastifyRequest) {
+ *     const context = this.#context
  *     const token = request.headers['x-api-token']
- *     if (typeof token !== 'string' || this.#context === null) return null
- *     return await this.#context.tokens.verifyAnew(token).then((claims) => claims.sub, () => null)
+ *     if (typeof token !== 'string' || context === null) return null
+ *     const claims = await context.tokens.verifyAnew(token).catch(() => null)
+ *     return claims === null || context.dpop.bearerFailure(claims) !== null ? null : claims.sub
  *   }
  *   permits (request: FastifyRequest) { return request.identity !== null }
  *   remember () {}

@@ -191,7 +191,7 @@ t.test('with a resource metadata URL, every 401 challenge names it (RFC 9728 §5
 t.test('with DPoP, the DPoP challenges carry the proof algorithms and resource_metadata', async (t) => {
   const metadata = 'resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"'
   const { dpop } = buildChallenges('Bearer', 'api', 'https://api.example.com/.well-known/oauth-protected-resource', { algs: 'ES256 EdDSA', offersBearer: false, nonce: () => 'n' })
-  const { nonce, ...strings } = dpop as NonNullable<typeof dpop>
+  const { nonce, withError: dpopWithError, ...strings } = dpop as NonNullable<typeof dpop>
   t.same(strings, {
     bare: `DPoP realm="api", algs="ES256 EdDSA", ${metadata}`,
     invalidToken: `DPoP realm="api", error="invalid_token", error_description="The access token is invalid", algs="ES256 EdDSA", ${metadata}`,
@@ -201,6 +201,7 @@ t.test('with DPoP, the DPoP challenges carry the proof algorithms and resource_m
     offersBearer: false
   })
   t.equal(nonce(), 'n')
+  t.equal(dpopWithError('error="insufficient_scope", scope="read"'), `DPoP realm="api", error="insufficient_scope", scope="read", algs="ES256 EdDSA", ${metadata}`)
   t.ok(Object.isFrozen(dpop))
 })
 

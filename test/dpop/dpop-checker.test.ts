@@ -1,7 +1,8 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import { request } from 'node:http'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { SignJWT } from 'jose'
 import t from 'tap'
-import jwtSecurity, { JwtCookiePolicy, MemoryDpopReplayStore, type DpopReplayStore, type JwtSecurityOptions } from '../../lib/index.js'
+import jwtSecurity, { JwtCookiePolicy, JwtHeaderPolicy, JwtPolicy, MemoryDpopReplayStore, PolicyChain, type Credential, type DpopReplayStore, type JwtSecurityOptions } from '../../lib/index.js'
 import { SECRET } from '../helpers/app.js'
 import { DpopClient, PUBLIC_ORIGIN } from '../helpers/dpop-client.js'
 
@@ -328,4 +329,113 @@ t.test('a full memory replay store refuses with a 503 rather than forget a proof
   const client = await DpopClient.create()
   const token = await login(app, client)
   t.equal((await client.request(app, token, '/me')).status, 503)
+})
+
+t.test('mode required holds for every transport: a cookie policy fails at register, a custom one refuses unbound tokens', async (t) => {
+  const cookie = Fastify()
+  t.teardown(() => cookie.close())
+  await t.rejects(async () => {
+    await cookie.register(jwtSecurity, { secret: SECRET, dpop: { publicOrigin: PUBLIC_ORIGIN, mode: 'required' }, policy: new PolicyChain([new JwtHeaderPolicy(), new JwtCookiePolicy()]) })
+  }, { code: 'FST_JWT_SECURITY_INVALID_OPTION', message: /^Invalid option "dpop\.mode"/ })
+
+  class XTokenPolicy extends JwtPolicy {
+    protected readCredential (request: FastifyRequest): Credential {
+      const value = request.headers['x-token']
+      return typeof value === 'string' ? value : null
+    }
+
+    remember (): void {}
+    forget (): void {}
+  }
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(jwtSecurity, { secret: SECRET, dpop: { publicOrigin: PUBLIC_ORIGIN, mode: 'required' }, policy: new PolicyChain([new JwtHeaderPolicy(), new XTokenPolicy()]) })
+  app.get('/public', async (request) => ({ failure: request.authFailure }))
+  const unbound = await app.createJwtToken('alice')
+  t.same(await failureOf(app, { 'x-token': unbound }), { error: 'invalid_token', reason: 'dpop_required' })
+})
+
+t.test('the replay store is asked to keep a jti one second longer than a proof can be accepted', async (t) => {
+  const asked: number[] = []
+  const memory = new MemoryDpopReplayStore()
+  const replay: DpopReplayStore = { firstUse: (key, ttl) => { asked.push(ttl); return memory.firstUse(key, ttl) } }
+  const app = await dpopApp({}, { replay, maxAge: '30s', leeway: 2 })
+  t.teardown(() => app.close())
+  const client = await DpopClient.create()
+  const token = await login(app, client)
+  t.equal((await client.request(app, token, '/me')).status, 200)
+  t.same(asked, [35, 35], 'maxAge + 2 leeway + 1: jose counts iat in whole seconds; a given store serves logins too')
+})
+
+t.test('the URL a proof names: the path as the client sent it, never a dot segment or an absolute-form target', async (t) => {
+  const app = Fastify({ rewriteUrl: (request) => (request.url as string).replace(/^\/v1\//, '/') })
+  t.teardown(() => app.close())
+  await app.register(jwtSecurity, { secret: SECRET, dpop: { publicOrigin: PUBLIC_ORIGIN } })
+  app.get('/public', async (request) => ({ failure: request.authFailure }))
+  app.get('/a/:segment/public', async (request) => ({ failure: request.authFailure }))
+  const client = await DpopClient.create()
+  const token = await app.createJwtToken('alice', {}, { jkt: client.jkt })
+  const headers = async (url: string) => ({ authorization: `DPoP ${token}`, dpop: await client.proof('GET', url, token) })
+  t.same(await failureOf(app, await headers(`${PUBLIC_ORIGIN}/v1/public`), '/v1/public'), null, 'before rewriteUrl, as the client sent it')
+  t.same(await failureOf(app, await headers(`${PUBLIC_ORIGIN}/public`), '/v1/public'), { error: 'invalid_dpop_proof', reason: 'dpop_url_mismatch' }, 'not the rewritten path')
+  // Over HTTP: app.inject would remove the dot segments before the app sees them. The last target
+  // is in absolute form, which Fastify routes by its path.
+  const address = await app.listen({ host: '127.0.0.1', port: 0 })
+  for (const path of ['/a/../public', '/a/%2E%2e/public', '/a/./public', `${PUBLIC_ORIGIN}/public`]) {
+    const { port } = new URL(address)
+    const proofHeaders = await headers(`${PUBLIC_ORIGIN}/public`)
+    const body = await new Promise<string>((resolve, reject) => {
+      const sent = request({ host: '127.0.0.1', port, path, headers: proofHeaders }, (response) => {
+        let text = ''
+        response.on('data', (chunk: Buffer) => { text += chunk.toString() }).on('end', () => { resolve(text) })
+      })
+      sent.on('error', reject).end()
+    })
+    t.same(JSON.parse(body), { failure: { error: 'invalid_dpop_proof', reason: 'dpop_url_mismatch' } }, path)
+  }
+})
+
+t.test('request.dpopProof() gives the proof a request was accepted with, and the same answer when asked twice', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(jwtSecurity, { secret: SECRET, dpop: { publicOrigin: PUBLIC_ORIGIN } })
+  app.post('/refresh', { preHandler: app.permits('system.Authenticated') }, async (request) => ({ first: await request.dpopProof(), second: await request.dpopProof() }))
+  app.post('/login', async (request) => ({ first: await request.dpopProof(), second: await request.dpopProof() }))
+  const client = await DpopClient.create()
+  const token = await app.createJwtToken('alice', {}, { jkt: client.jkt })
+  const refresh = await client.request(app, token, '/refresh', { method: 'POST' })
+  t.same(refresh.json(), { first: { jkt: client.jkt }, second: { jkt: client.jkt } })
+  const proof = await client.proof('POST', `${PUBLIC_ORIGIN}/login`, 'unused')
+  t.same((await app.inject({ method: 'POST', url: '/login', headers: { dpop: proof } })).json(), { first: { jkt: client.jkt }, second: { jkt: client.jkt } })
+  t.equal((await app.inject({ method: 'POST', url: '/login', headers: { dpop: proof } })).statusCode, 400, 'the next request with it is a replay')
+})
+
+t.test('scope and step-up refusals of a DPoP request answer in the DPoP scheme', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(jwtSecurity, { secret: SECRET, dpop: { publicOrigin: PUBLIC_ORIGIN } })
+  app.get('/scoped', { config: { requires: { scopes: ['orders:read'] } } }, async () => 'scoped')
+  app.get('/step-up', { config: { requires: { acr: ['mfa'] } } }, async () => 'step-up')
+  const client = await DpopClient.create()
+  const token = await app.createJwtToken('alice', {}, { jkt: client.jkt })
+  const scoped = await client.request(app, token, '/scoped')
+  t.equal(scoped.status, 403)
+  t.equal(scoped.headers.get('www-authenticate'),
+    `DPoP realm="api", error="insufficient_scope", error_description="The request requires higher privileges than provided by the access token", scope="orders:read", ${CHALLENGE_ALGS}`)
+  const stepUp = await client.request(app, token, '/step-up')
+  t.equal(stepUp.status, 401)
+  t.match(stepUp.headers.get('www-authenticate'), /^DPoP realm="api", error="insufficient_user_authentication", .*acr_values="mfa", algs="ES256 EdDSA Ed25519"$/)
+  const bearer = await app.inject({ url: '/scoped', headers: { authorization: `Bearer ${await app.createJwtToken('bob')}` } })
+  t.match(bearer.headers['www-authenticate'], /^Bearer realm="api", error="insufficient_scope"/, 'a bearer request keeps the Bearer scheme')
+})
+
+t.test('an authType that begins like DPoP still lets the DPoP scheme be read', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(jwtSecurity, { secret: SECRET, dpop: { publicOrigin: PUBLIC_ORIGIN }, policy: new JwtHeaderPolicy({ authType: 'D' }) })
+  app.get('/public', async (request) => ({ userid: request.authenticatedUserid }))
+  const client = await DpopClient.create()
+  const token = await app.createJwtToken('alice', {}, { jkt: client.jkt })
+  t.same((await client.request(app, token, '/public')).json(), { userid: 'alice' })
+  t.same((await app.inject({ url: '/public', headers: { authorization: `D ${await app.createJwtToken('bob')}` } })).json(), { userid: 'bob' })
 })

@@ -16,6 +16,7 @@ t.test('absent, the option resolves to null; given, to its defaults', async (t) 
   t.equal(resolved.origin, ORIGIN)
   t.same(resolved.rules, { algorithms: ['ES256', 'EdDSA', 'Ed25519'], maxAge: 60, leeway: 5 })
   t.ok(resolved.replay instanceof MemoryDpopReplayStore, 'one instance: proofs are remembered in memory')
+  t.ok(resolved.tokenRequestReplay instanceof MemoryDpopReplayStore && resolved.tokenRequestReplay !== resolved.replay, 'logins\' proofs, which need no account, in a store of their own')
   t.equal(resolved.nonces, null)
   t.ok(Object.isFrozen(resolved) && Object.isFrozen(resolved.rules))
 })
@@ -47,6 +48,7 @@ t.test('mode, maxAge, leeway, algorithms, replay and nonce are checked', async (
   }
   const replay = { firstUse: () => true }
   t.equal(resolve({ publicOrigin: ORIGIN, replay }).replay, replay)
+  t.equal(resolve({ publicOrigin: ORIGIN, replay }).tokenRequestReplay, replay, 'a store given serves both')
   for (const bad of [{}, null, 'redis']) t.throws(() => resolve({ publicOrigin: ORIGIN, replay: bad }), optionError('dpop.replay'))
   t.ok(resolve({ publicOrigin: ORIGIN, nonce: { secret: 'n'.repeat(16) + 'o'.repeat(4) + 'abcdefghijklmnop' } }).nonces instanceof DpopNonces)
   t.throws(() => resolve({ publicOrigin: ORIGIN, nonce: { secret: 'short' } }), { code: 'FST_JWT_SECURITY_WEAK_SECRET', message: /dpop\.nonce\.secret/ })

@@ -1,3 +1,4 @@
+import { constants, generateKeyPairSync, sign } from 'node:crypto'
 import { generateKeyPair, exportJWK, SignJWT, calculateJwkThumbprint, type CryptoKey, type GenerateKeyPairResult, type JWK } from 'jose'
 import * as oauth from 'oauth4webapi'
 import t from 'tap'
@@ -29,8 +30,8 @@ async function handProof (key: CryptoKey, jwk: JWK, claims: Record<string, unkno
     .sign(key)
 }
 
-const expect = (overrides: Partial<{ method: string, url: string, accessToken: string | null, now: number }> = {}) =>
-  ({ method: 'GET', url: URL_OF_API, accessToken: TOKEN, now: Date.now(), ...overrides })
+const expect = (overrides: Partial<{ method: string, url: string, accessToken: string | null, jkt: string | null, now: number }> = {}) =>
+  ({ method: 'GET', url: URL_OF_API, accessToken: TOKEN, jkt: null, now: Date.now(), ...overrides })
 
 t.test('a proof made by oauth4webapi verifies, with the thumbprint of its key', async (t) => {
   for (const alg of ['ES256', 'EdDSA'] as const) {
@@ -68,6 +69,10 @@ t.test('each check of RFC 9449 §4.3 refuses with its own reason', async (t) => 
   const rsaProof = await new SignJWT({ jti: 'j', htm: 'GET', htu: URL_OF_API, ath: accessTokenHash(TOKEN) })
     .setProtectedHeader({ alg: 'RS256', typ: 'dpop+jwt', jwk: await exportJWK(rsa.publicKey) }).setIssuedAt().sign(rsa.privateKey)
   t.equal(await reason(rsaProof), 'dpop_proof_invalid', 'an algorithm off the list')
+  const thumbprint = await calculateJwkThumbprint(jwk)
+  t.equal(await reason(await handProof(privateKey, jwk, {}), expect({ jkt: thumbprint })), 'accepted', 'the key the token names')
+  t.equal(await reason(await handProof(other.privateKey, jwk, {}), expect({ jkt: 'x'.repeat(43) })), 'dpop_key_mismatch', 'another key: refused before its signature is checked')
+  t.equal(await reason(await handProof(privateKey, jwk, { htu: 'not a url' }), expect({ url: null as unknown as string })), 'dpop_url_mismatch', 'no expected URL matches nothing')
 })
 
 t.test('htu is compared after RFC 3986 normalisation, without query and fragment', async (t) => {
@@ -93,12 +98,32 @@ t.test('the proof\'s jwk: a public key of a known type, its thumbprint over RFC 
   const cases: Array<[string, unknown]> = [
     ['no jwk', undefined], ['a jwk that is a string', 'key'], ['a jwk that is an array', [jwk]], ['a secret key', { kty: 'oct', k: 'c2VjcmV0' }],
     ['an EC key without y', { kty: 'EC', crv: 'P-256', x: jwk.x }], ['an RSA key with a private member', { kty: 'RSA', n: 'AQAB', e: 'AQAB', p: 'AQAB' }],
-    ['a P-384 key under ES256', (await exportJWK((await generateKeyPair('ES384', { extractable: true })).publicKey))]
+    ['a P-384 key under ES256', (await exportJWK((await generateKeyPair('ES384', { extractable: true })).publicKey))],
   ]
   for (const [what, value] of cases) {
     t.equal(await reason(unsigned({ alg: 'ES256', typ: 'dpop+jwt', jwk: value })), 'dpop_proof_invalid', what)
   }
   t.equal(await reason(unsigned({ alg: 'ES256', typ: 'dpop+jwt', jwk: cases[6]?.[1] })), 'dpop_proof_invalid', 'a key that failed to import is not kept failing')
+})
+
+t.test('an RSA proof key has the exponent 65537 and 2048 to 4096 bits: no key sets what a proof costs', async (t) => {
+  const rules: ProofRules = { ...RULES, algorithms: ['PS256'] }
+  const reason = async (options: { modulusLength: number, publicExponent?: number }) => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', options)
+    const jwk = publicKey.export({ format: 'jwk' }) as JWK
+    // Signed with node:crypto: jose refuses to sign with a key under 2048 bits.
+    const input = [{ alg: 'PS256', typ: 'dpop+jwt', jwk }, { jti: crypto.randomUUID(), htm: 'GET', htu: URL_OF_API, ath: accessTokenHash(TOKEN), iat: Math.floor(Date.now() / 1000) }]
+      .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url')).join('.')
+    const signature = sign('sha256', Buffer.from(input), { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })
+    const proof = `${input}.${signature.toString('base64url')}`
+    const thumbprint = await calculateJwkThumbprint(jwk)
+    return await verifyProof(proof, expect(), rules).then(({ jkt }) => jkt === thumbprint ? 'accepted' : 'wrong jkt', (error: { reason: string }) => error.reason)
+  }
+  t.equal(await reason({ modulusLength: 2048 }), 'accepted')
+  t.equal(await reason({ modulusLength: 4096 }), 'accepted')
+  t.equal(await reason({ modulusLength: 2048, publicExponent: 3 }), 'dpop_proof_invalid', 'another exponent')
+  t.equal(await reason({ modulusLength: 1024 }), 'dpop_proof_invalid', 'too short')
+  t.equal(await reason({ modulusLength: 4104 }), 'dpop_proof_invalid', 'too long')
 })
 
 t.test('the imported keys are bounded: the oldest goes first, and is imported again when it comes back', async (t) => {
