@@ -233,6 +233,42 @@ export const DpopReplayUnavailableError = createError(
   'FST_JWT_SECURITY_DPOP_REPLAY_UNAVAILABLE', 'DPoP proofs cannot be checked right now, try again later', 503, Error, false)
 
 /**
+ * A refresh token was refused (RFC 6749 §5.2 `invalid_grant`): malformed, unknown or ended,
+ * forged, expired (idle or past the session's age), bound to another DPoP key, or used again
+ * after its rotation, which ends its whole session. The error's `reason` says which, for logs; the
+ * client is only told `invalid_grant`, and logs in again.
+ * @example
+ * ```ts
+ * import { errors } from 'fastify-jwt-security'
+ *
+ * app.setErrorHandler((error, request, reply) => {
+ *   // a reused refresh token ended a session: worth a security log line, without the token
+ *   if (error instanceof errors.InvalidGrantError && (error as { reason?: string }).reason === 'refresh_token_reused') request.log.warn('refresh token reused')
+ *   return reply.send(error)
+ * })
+ * ```
+ */
+export const InvalidGrantError = createError(
+  'FST_JWT_SECURITY_INVALID_GRANT', 'The refresh token is invalid, expired or revoked', 400, Error, false)
+
+/**
+ * The refresh store cannot be read or written (Redis is down, the memory store is full): the
+ * refresh is refused with a 503 and `Retry-After`, never answered from a guess.
+ * @example
+ * ```ts
+ * import type { FastifyError } from 'fastify'
+ *
+ * app.setErrorHandler<FastifyError>((error, request, reply) => {
+ *   // the client keeps its refresh token and tries again later: it did nothing wrong
+ *   if (error.code === 'FST_JWT_SECURITY_REFRESH_UNAVAILABLE') metrics.increment('refresh.store_down')
+ *   return reply.send(error)
+ * })
+ * ```
+ */
+export const RefreshUnavailableError = createError(
+  'FST_JWT_SECURITY_REFRESH_UNAVAILABLE', 'Sessions cannot be refreshed right now, try again later', 503, Error, false)
+
+/**
  * A cookie-authenticated request with an unsafe method failed the CSRF check.
  * @example
  * ```ts

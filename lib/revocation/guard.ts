@@ -111,6 +111,11 @@ export class RevocationGuard {
     return Math.max(Math.ceil(authTime + maxAge + this.#settings.leeway) - this.#settings.nowSeconds(), tokenTtl ?? 0)
   }
 
+  /** Revokes every token of the session `sid` (its `sid` claim) for `ttlSeconds`: a refresh-token family that ended. */
+  async revokeSession (sid: string, iss: string | undefined, ttlSeconds: number): Promise<void> {
+    await this.#write(() => this.#store.revokeSession({ sid, iss }, ttlSeconds))
+  }
+
   /** Revokes every token of `userid` issued before now (and in the current second). */
   async revokeAllFor (userid: unknown, issuer: string | undefined = this.#settings.issuer): Promise<void> {
     const sub = toUserid(userid)

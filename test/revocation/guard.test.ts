@@ -8,6 +8,7 @@ import jwtSecurity, {
 import { SECRET } from '../helpers/app.js'
 import { cookieValue } from '../helpers/cookie-app.js'
 import { captureWarnings, warningsDelivered } from '../helpers/warnings.js'
+import { RevocationGuard } from '../../lib/revocation/guard.js'
 
 const START = 1_800_000_000_000
 const INVALID_TOKEN = 'Bearer realm="api", error="invalid_token", error_description="The access token is invalid"'
@@ -297,4 +298,18 @@ t.test('the revocation option is checked, and the store is initialised and close
   t.same(events, ['init'])
   await app.close()
   t.same(events, ['init', 'close'])
+})
+
+t.test('revokeSession revokes every token of a session id, for the time given', async (t) => {
+  const clock = { now: START }
+  const store = new MemoryRevocationStore({ now: () => clock.now })
+  const guard = new RevocationGuard(store, { nowSeconds: () => Math.floor(clock.now / 1000), leeway: 0, issuer: 'https://auth.example', issuerLeeways: new Map(), maxLifetime: 3600 })
+  await guard.revokeSession('family-1', 'https://auth.example', 60)
+  const claims = { sub: 'alice', iat: START / 1000, sid: 'family-1', iss: 'https://auth.example' }
+  t.equal(store.isRevoked(claims), true)
+  t.equal(store.isRevoked({ ...claims, sid: 'family-2' }), false)
+  clock.now += 61_000
+  t.equal(store.isRevoked(claims), false, 'forgotten once its time is over')
+  const failing = new RevocationGuard({ ...store, revokeSession: () => { throw new Error('down') } } as unknown as RevocationStore, { nowSeconds: () => 0, leeway: 0, issuer: undefined, issuerLeeways: new Map(), maxLifetime: null })
+  await t.rejects(failing.revokeSession('family-1', undefined, 60), { code: 'FST_JWT_SECURITY_REVOCATION_FAILED' })
 })
