@@ -236,16 +236,15 @@ export const DpopReplayUnavailableError = createError(
  * A refresh token was refused (RFC 6749 §5.2 `invalid_grant`): malformed, unknown or ended,
  * forged, expired (idle or past the session's age), bound to another DPoP key, or used again
  * after its rotation, which ends its whole session. The error's `reason` says which, for logs; the
- * client is only told `invalid_grant`, and logs in again.
+ * client is only told `invalid_grant`, and logs in again. `app.refreshHandler()` answers it
+ * itself, with RFC 6749's body, and logs the reason at info level.
  * @example
  * ```ts
  * import { errors } from 'fastify-jwt-security'
  *
- * app.setErrorHandler((error, request, reply) => {
- *   // a reused refresh token ended a session: worth a security log line, without the token
- *   if (error instanceof errors.InvalidGrantError && (error as { reason?: string }).reason === 'refresh_token_reused') request.log.warn('refresh token reused')
- *   return reply.send(error)
- * })
+ * // A test of the app's refresh route: the class names the code its logs and tests look for.
+ * const response = await app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'rt.unknown' } })
+ * assert.deepEqual(response.json(), { error: 'invalid_grant', error_description: new errors.InvalidGrantError().message })
  * ```
  */
 export const InvalidGrantError = createError(

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import fp from 'fastify-plugin'
 import type { JSONWebKeySet } from 'jose'
 import type { AuthFailure } from './policies/auth-failure.js'
@@ -10,12 +10,14 @@ import { buildIssuers, type IssuerVerifier } from './keys/issuers.js'
 import { DpopChecker } from './dpop/dpop-checker.js'
 import type { DpopMode } from './dpop/modes.js'
 import type { ResolvedDpop } from './dpop/options.js'
-import { resolveOptions, type JwtSecurityOptions } from './config/options.js'
+import { resolveOptions, type JwtSecurityOptions, type ResolvedOptions } from './config/options.js'
 import { PermissionChecker, type ContextSource, type NO_PERMISSION_REQUIRED, type PermissionHook, type PermissionHookName, type PermitsOptions } from './authz/permits.js'
 import type { PermitsResult, PolicyContext } from './policies/policy.js'
 import { RevocationGuard, type RevokeAllOptions } from './revocation/guard.js'
 import { MAX_TOKEN_LIFETIME, TokenService, type CreateTokenOptions } from './tokens/tokens.js'
 import { toUserid } from './tokens/claims.js'
+import { decorateRefresh, type RefreshLifecycle, type RefreshSessionInfo, type TokenResponse } from './refresh/decorators.js'
+import type { ResolvedRefresh } from './refresh/options.js'
 import { documentSecurity, openIdConnectSchemes } from './openapi.js'
 import { RequirementChecker } from './authz/requirement-checker.js'
 import type { AccessRequirement } from './authz/requirements.js'
@@ -56,8 +58,14 @@ declare module 'fastify' {
      * userid no token could carry rejects with `FST_JWT_SECURITY_INVALID_CLAIMS` first.
      */
     remember (userid: string | number, claims?: Record<string, unknown>): Promise<void>
-    /** Calls the policy's `forget` (the cookie policy clears its cookie), then revokes the request's token when a revocation store is configured. */
+    /** Calls the policy's `forget` (the cookie policy clears its cookie), then revokes the request's token when a revocation store is configured, and ends its refresh session. */
     forget (): Promise<void>
+    /**
+     * Opens a refresh session for `userid` (the `refresh` option) and gives its first token
+     * response: a short access token and a refresh token (in the body, or in the refresh cookie).
+     * `jkt` binds both to a DPoP key (`request.dpopProof()`).
+     */
+    issueTokens (userid: string | number, claims?: Record<string, unknown>, options?: { jkt?: string }): Promise<TokenResponse>
   }
   interface FastifyInstance {
     /** A route hook (preHandler or onRequest) that requires `permission`: 401, 400 or 403 otherwise. */
@@ -72,6 +80,12 @@ declare module 'fastify' {
     revokeToken (claims: JwtClaims | Record<string, unknown>): Promise<void>
     /** Revokes every token of `userid` (a string, or a safe integer as in createJwtToken) issued before now ("sign out of all devices"). Needs the `revocation` option. */
     revokeAllFor (userid: string | number, options?: RevokeAllOptions): Promise<void>
+    /** A route handler for refreshes (RFC 6749 §6): rotates the refresh token and answers a new token response, or a §5.2 error. Needs the `refresh` option. */
+    refreshHandler (): RouteHandlerMethod
+    /** The refresh sessions of `userid`, oldest first, for an account page. */
+    listSessions (userid: string | number): Promise<RefreshSessionInfo[]>
+    /** Ends the refresh session `id` of `userid` and revokes its access tokens; false when `userid` has no such session. */
+    endSession (userid: string | number, id: string): Promise<boolean>
   }
   interface FastifyContextConfig {
     /** The permission this route requires, checked in onRequest; `NO_PERMISSION_REQUIRED` opts the route out of `defaultPermission`. */
@@ -126,6 +140,7 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
   })
 
   await policy.register?.(fastify, context)
+  const refresh = settings.refresh === null ? null : await startRefresh(fastify, settings, settings.refresh, tokens, revocation, keys.signer !== null)
   if (dpop.acceptsScheme && !dpop.schemeRead) {
     throw new InvalidOptionError('dpop', 'no policy reads "Authorization: DPoP": use a JwtHeaderPolicy with the Authorization header (the default), alone or in a PolicyChain')
   }
@@ -163,6 +178,7 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
     const claims = this.request.jwtClaims
     await policy.forget(this.request, this)
     if (revocation !== null && claims !== null && typeof claims.jti === 'string') await revocation.revokeToken(claims)
+    await refresh?.forget(this, claims?.sid)
   })
   fastify.decorate('revokeToken', async (claims: unknown) => {
     await (revocation ?? noRevocationStore()).revokeToken(claims)
@@ -172,6 +188,8 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
     const issuer = revokeOptions?.issuer
     if (issuer !== undefined && !knownIssuers.has(issuer)) throw new InvalidClaimsError('issuer must be the issuer of an entry of the issuers option')
     await (revocation ?? noRevocationStore()).revokeAllFor(userid, issuer ?? settings.issuer)
+    // A trusted issuer's tokens have no refresh sessions here.
+    if (refresh !== null && issuer === undefined) await refresh.endAll(toUserid(userid), fastify.log)
   })
   if (settings.dpop !== null) await startReplayStore(fastify, settings.dpop)
   if (settings.revocation !== null) {
@@ -201,6 +219,23 @@ function dpopMetadata (resource: ResolvedProtectedResource, options: ResolvedDpo
   const stated = DPOP_METADATA.find((name) => name in resource.members)
   if (stated !== undefined) throw new InvalidOptionError('protectedResource.extra', `${stated} is set from the dpop option: leave it out`)
   return { algorithms: options.rules.algorithms, required: !dpop.offersBearer }
+}
+
+// Refresh sessions need the revocation store (a reused token revokes its session's access tokens)
+// and a key that signs (their access tokens are the app's own).
+async function startRefresh (
+  fastify: FastifyInstance, settings: ResolvedOptions, options: ResolvedRefresh, tokens: TokenService, revocation: RevocationGuard | null, signs: boolean
+): Promise<RefreshLifecycle> {
+  if (revocation === null) throw new InvalidOptionError('refresh', 'needs the revocation option: a reused refresh token revokes the access tokens of its session')
+  if (!signs) throw new InvalidOptionError('refresh', 'needs a key that signs: a session\'s access tokens are the app\'s own')
+  return await decorateRefresh(fastify, options, {
+    sign: async (userid, claims, tokenOptions) => await tokens.sign(userid, claims, tokenOptions),
+    revokeSession: async (sid, iss, ttl) => { await revocation.revokeSession(sid, iss, ttl) },
+    now: () => settings.now?.() ?? Date.now(),
+    issuer: settings.issuer,
+    leeway: settings.leeway,
+    dpop: settings.dpop !== null
+  })
 }
 
 // Each trusted issuer's mode: its own, or 'allowed' when the plugin accepts DPoP at all.
@@ -298,3 +333,11 @@ export type { DpopReplayStore, MemoryDpopReplayStoreOptions } from './dpop/repla
 export { MemoryDpopReplayStore } from './dpop/replay-store.js'
 export type { RedisDpopClientLike, RedisDpopReplayStoreOptions } from './dpop/redis-replay-store.js'
 export { RedisDpopReplayStore } from './dpop/redis-replay-store.js'
+export type { RefreshOptions, RefreshCookieOptions } from './refresh/options.js'
+export type { RefreshFamily, RefreshRotation, RefreshStore } from './refresh/store.js'
+export type { TokenPair } from './refresh/sessions.js'
+export type { TokenResponse, RefreshSessionInfo } from './refresh/decorators.js'
+export type { MemoryRefreshStoreOptions } from './refresh/memory-store.js'
+export { MemoryRefreshStore } from './refresh/memory-store.js'
+export type { RedisRefreshClientLike, RedisRefreshStoreOptions } from './refresh/redis-store.js'
+export { RedisRefreshStore } from './refresh/redis-store.js'

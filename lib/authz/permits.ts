@@ -93,6 +93,15 @@ export interface PermissionSettings {
 
 const kPermission = Symbol('fastify-jwt-security.permission')
 const kRootContext = Symbol('fastify-jwt-security.rootContext')
+const kOpen = Symbol('fastify-jwt-security.open')
+
+/**
+ * Marks a route handler of the plugin's that must stay open whatever `defaultPermission` says (the
+ * refresh handler: its caller's access token has expired); a route's own `config.permission` still applies.
+ */
+export function openHandler<Handler extends object> (handler: Handler): Handler {
+  return Object.assign(handler, { [kOpen]: true as const })
+}
 const HOOK_NAMES: ReadonlySet<unknown> = new Set(['onRequest', 'preHandler'])
 const ROUTE_HOOKS = ['onRequest', 'preParsing', 'preValidation', 'preHandler'] as const
 
@@ -182,7 +191,7 @@ export class PermissionChecker {
     const declared = bindPermissionHooks(this, route, config)
     let permission = config.permission
     if (permission === undefined) {
-      if (this.#settings.defaultPermission === null || declared) return
+      if (this.#settings.defaultPermission === null || declared || (route.handler as { [kOpen]?: true })[kOpen] === true) return
       permission = this.#settings.defaultPermission
     }
     if (typeof permission !== 'string') throw new InvalidOptionError('config.permission', `route ${route.url}: expected a string`)

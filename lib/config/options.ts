@@ -16,6 +16,7 @@ import type { JwksOptions } from '../keys/remote-jwks.js'
 import type { TrustedIssuer } from '../keys/issuers.js'
 import type { SecurityPolicy } from '../policies/policy.js'
 import { resolveDpop, type DpopOptions, type ResolvedDpop } from '../dpop/options.js'
+import { resolveRefresh, type RefreshOptions, type ResolvedRefresh } from '../refresh/options.js'
 import { resolveProtectedResource, type ProtectedResourceOptions, type ResolvedProtectedResource } from '../protected-resource/options.js'
 
 /**
@@ -85,6 +86,8 @@ export interface JwtSecurityOptions {
   protectedResource?: ProtectedResourceOptions
   /** Accepts DPoP-bound tokens (RFC 9449) with `Authorization: DPoP` and a proof of the client's key: see docs/dpop.md. Default: none. */
   dpop?: DpopOptions
+  /** Refresh tokens: short access tokens and rotating refresh tokens in sessions (needs `revocation`): see docs/refresh-tokens.md. Default: none. */
+  refresh?: RefreshOptions
 }
 
 type Resolver = (value: unknown, options: JwtSecurityOptions) => unknown
@@ -129,7 +132,8 @@ const OPTIONS = {
   defaultPermission: (value): string | null => value === undefined ? null : optionalString('defaultPermission', value) as string,
   debugAuthorization: (value): boolean => optionalBoolean('debugAuthorization', value),
   protectedResource: (value): ResolvedProtectedResource | null => resolveProtectedResource(value),
-  dpop: (value, options): ResolvedDpop | null => resolveDpop(value, options.protectedResource, options.now ?? Date.now)
+  dpop: (value, options): ResolvedDpop | null => resolveDpop(value, options.protectedResource, options.now ?? Date.now),
+  refresh: (value, options): ResolvedRefresh | null => resolveRefresh(value, options.maxTokenAge === undefined ? undefined : toSeconds('maxTokenAge', options.maxTokenAge))
 } satisfies { readonly [Name in keyof Required<JwtSecurityOptions>]: Resolver }
 
 /** The options after validation, with durations in seconds. */

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import fastifyCookie, { type CookieSerializeOptions } from '@fastify/cookie'
+import { hasTwoPairs } from './cookie-header.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthFailure } from './auth-failure.js'
 import type { JwtClaims } from '../tokens/claims.js'
@@ -425,20 +426,6 @@ function isVerbatim (header: string, prefix: string, value: string): boolean {
     const end = start + value.length
     const after = header[end]
     if ((before === ';' || before === ' ') && (after === undefined || after === ';') && header.slice(start, end) === value) return true
-  }
-  return false
-}
-
-// Whether `name` names two pairs of the header, as the cookie parser reads names: between a ';' (or
-// the start) and a '=', with spaces and tabs around them ignored.
-function hasTwoPairs (header: string, name: string): boolean {
-  let found = 0
-  for (let index = header.indexOf(name); index !== -1; index = header.indexOf(name, index + name.length)) {
-    let before = index - 1
-    while (before >= 0 && (header[before] === ' ' || header[before] === '\t')) before--
-    let after = index + name.length
-    while (header[after] === ' ' || header[after] === '\t') after++
-    if ((before === -1 || header[before] === ';') && header[after] === '=' && ++found === 2) return true
   }
   return false
 }

@@ -49,6 +49,7 @@ export interface RefreshRequest {
   readonly log: FastifyBaseLogger
 }
 
+const SESSION_CLAIMS = ['sid', 'auth_time'] as const
 const refused = (reason: string): Error => Object.assign(new InvalidGrantError(), { reason })
 const RETRY_AFTER: Readonly<Record<string, string>> = Object.freeze({ 'retry-after': '5' })
 
@@ -66,7 +67,9 @@ export class RefreshSessions {
 
   /** Opens a session for `userid`, with the extra claims of its access tokens, bound to `jkt` when given. */
   async open (userid: string, claims: Record<string, unknown>, jkt: string | null, log: FastifyBaseLogger): Promise<TokenPair> {
-    if (Object.hasOwn(claims, 'sid')) throw new InvalidClaimsError('"sid" is set by the refresh session: leave it out')
+    for (const name of SESSION_CLAIMS) {
+      if (Object.hasOwn(claims, name)) throw new InvalidClaimsError(`"${name}" is set by the refresh session: leave it out`)
+    }
     const { now, maxSessionAge, issuer } = this.#settings
     const at = now()
     const family: RefreshFamily = Object.freeze({
@@ -98,7 +101,7 @@ export class RefreshSessions {
     if (!isAuthentic(parts, family.secret) || parts.generation > family.generation) throw refused('refresh_token_unknown')
     const at = now()
     if (at >= family.expiresAt) return await this.#end(family, log, 'session_expired')
-    if (at - family.lastUsedAt > idleTimeout * 1000) return await this.#end(family, log, 'session_idle')
+    if (at - family.lastUsedAt >= idleTimeout * 1000) return await this.#end(family, log, 'session_idle')
     // A DPoP-bound session is refreshed only with a proof of its key (RFC 9449 §5).
     if (family.jkt !== null && jkt !== family.jkt) throw refused('dpop_key_mismatch')
     let current = family

@@ -107,6 +107,6 @@ t.test('OPTION_NAMES lists every option', async (t) => {
   t.same([...OPTION_NAMES].sort(), [
     'algorithm', 'audience', 'cache', 'callback', 'debugAuthorization', 'defaultPermission', 'dpop', 'encodeClaim', 'expiresIn', 'issuer',
     'issuers', 'jwks', 'keys', 'leeway', 'maxTokenAge', 'maxTokenLength', 'now', 'passphrase', 'policy', 'principalClaims', 'privateKey', 'protectedResource',
-    'publicKey', 'realm', 'revocation', 'rootFactory', 'secret', 'typ'
+    'publicKey', 'realm', 'refresh', 'revocation', 'rootFactory', 'secret', 'typ'
   ])
 })

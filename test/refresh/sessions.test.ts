@@ -63,6 +63,7 @@ t.test('a session opens with generation 0 and access tokens that name it', async
     signed: 1
   })
   await t.rejects(sessions.open('alice', { sid: 'mine' }, null, log), { code: 'FST_JWT_SECURITY_INVALID_CLAIMS' }, 'sid is the session\'s')
+  await t.rejects(sessions.open('alice', { auth_time: 1 }, null, log), { code: 'FST_JWT_SECURITY_INVALID_CLAIMS', message: /"auth_time" is set by the refresh session/ })
 })
 
 t.test('a refresh rotates: the next generation, a new access token; the rotated token used again ends the session', async (t) => {
