@@ -15,7 +15,7 @@ import { PermissionChecker, type ContextSource, type NO_PERMISSION_REQUIRED, typ
 import type { PermitsResult, PolicyContext } from './policies/policy.js'
 import { RevocationGuard, type RevokeAllOptions } from './revocation/guard.js'
 import { MAX_TOKEN_LIFETIME, TokenService, type CreateTokenOptions } from './tokens/tokens.js'
-import { toUserid } from './tokens/claims.js'
+import { toTokenClaims, toUserid } from './tokens/claims.js'
 import { decorateRefresh, type RefreshLifecycle, type RefreshSessionInfo, type TokenResponse } from './refresh/decorators.js'
 import type { ResolvedRefresh } from './refresh/options.js'
 import { documentSecurity, openIdConnectSchemes } from './openapi.js'
@@ -178,7 +178,7 @@ const plugin: FastifyPluginAsync<JwtSecurityOptions> = async function jwtSecurit
     const claims = this.request.jwtClaims
     await policy.forget(this.request, this)
     if (revocation !== null && claims !== null && typeof claims.jti === 'string') await revocation.revokeToken(claims)
-    await refresh?.forget(this, claims?.sid)
+    await refresh?.forget(this, claims)
   })
   fastify.decorate('revokeToken', async (claims: unknown) => {
     await (revocation ?? noRevocationStore()).revokeToken(claims)
@@ -228,8 +228,11 @@ async function startRefresh (
 ): Promise<RefreshLifecycle> {
   if (revocation === null) throw new InvalidOptionError('refresh', 'needs the revocation option: a reused refresh token revokes the access tokens of its session')
   if (!signs) throw new InvalidOptionError('refresh', 'needs a key that signs: a session\'s access tokens are the app\'s own')
+  // A logout revokes its token's session (sid) until every token of the session has expired.
+  revocation.addSessionMaxAge(options.maxSessionAge + options.accessTokenLifetime)
   return await decorateRefresh(fastify, options, {
     sign: async (userid, claims, tokenOptions) => await tokens.sign(userid, claims, tokenOptions),
+    encodeClaims: (claims) => toTokenClaims(claims, settings.encodeClaim),
     revokeSession: async (sid, iss, ttl) => { await revocation.revokeSession(sid, iss, ttl) },
     now: () => settings.now?.() ?? Date.now(),
     issuer: settings.issuer,

@@ -44,6 +44,7 @@ export interface RefreshSessionInfo {
 /** What the refresh decorators need from the rest of the plugin, resolved at registration. */
 export interface RefreshDependencies {
   readonly sign: (userid: string, claims: Record<string, unknown>, options: { expiresIn: number, jkt?: string }) => Promise<string>
+  readonly encodeClaims: (claims: Record<string, unknown>) => Record<string, unknown>
   readonly revokeSession: (sid: string, iss: string | undefined, ttlSeconds: number) => Promise<void>
   readonly now: () => number
   readonly issuer: string | undefined
@@ -64,8 +65,8 @@ const NO_STORE = 'no-store'
 
 /** What `reply.forget()` and `app.revokeAllFor()` do to refresh sessions. */
 export interface RefreshLifecycle {
-  /** Ends the session of the request's access token (its `sid`), and clears the refresh cookie. */
-  forget (reply: FastifyReply, sid: unknown): Promise<void>
+  /** Ends the session of the request's access token (its `sid`, if the token's `sub` owns it), and clears the refresh cookie. */
+  forget (reply: FastifyReply, claims: { readonly sid?: unknown, readonly sub?: unknown } | null): Promise<void>
   /** Ends every session of `userid` ("sign out everywhere"). */
   endAll (userid: string, log: FastifyBaseLogger): Promise<void>
 }
@@ -82,6 +83,7 @@ export async function decorateRefresh (fastify: FastifyInstance, refresh: Resolv
     now: dependencies.now,
     issuer: dependencies.issuer,
     sign: dependencies.sign,
+    encodeClaims: dependencies.encodeClaims,
     // Every access token of a session is refused for as long as the last one could be accepted.
     revokeSession: async (sid, iss) => { await dependencies.revokeSession(sid, iss, sessionTtl) }
   })
@@ -150,10 +152,12 @@ export async function decorateRefresh (fastify: FastifyInstance, refresh: Resolv
   })
 
   return {
-    async forget (reply, sid) {
+    async forget (reply, claims) {
       if (cookie !== null) reply.clearCookie(cookie.name, { path: cookie.path, secure: true, sameSite: 'strict', httpOnly: true })
-      // A cookie session's sid names no refresh session: the store answers none.
-      if (typeof sid === 'string') await sessions.end(sid, reply.request.log)
+      // A cookie session's sid names no refresh session: the store answers none. A token whose sid
+      // names another user's session ends nothing.
+      const sid = claims?.sid
+      if (typeof sid === 'string') await sessions.end(sid, reply.request.log, claims?.sub as string)
     },
     async endAll (userid, log) {
       for (const family of await sessions.list(userid, log)) await sessions.end(family.id, log)

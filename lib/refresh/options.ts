@@ -1,5 +1,6 @@
 import { checkKnownOptions, toSeconds, type Duration } from '../config/option-checks.js'
 import { InvalidOptionError } from '../errors.js'
+import { MAX_TOKEN_LIFETIME } from '../tokens/tokens.js'
 import { MemoryRefreshStore } from './memory-store.js'
 import type { RefreshStore } from './store.js'
 
@@ -72,6 +73,11 @@ const STORE_METHODS = ['create', 'get', 'rotate', 'delete', 'listFor'] as const
 const MAX_GRACE = 60
 const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const PATH = /^\/[\x21-\x3A\x3C-\x7E]*$/
+// CORS-safelisted request headers, and headers browsers set themselves.
+const BROWSER_HEADERS: ReadonlySet<string> = new Set([
+  'accept', 'accept-language', 'content-language', 'content-type', 'range', 'cookie', 'origin', 'referer', 'host', 'user-agent',
+  'accept-encoding', 'connection', 'content-length', 'dnt', 'priority', 'upgrade-insecure-requests'
+])
 
 /** Validates the `refresh` option; null without it. `maxTokenAge` is the plugin's option of that name (seconds). */
 export function resolveRefresh (value: unknown, maxTokenAge: number | undefined): ResolvedRefresh | null {
@@ -79,6 +85,9 @@ export function resolveRefresh (value: unknown, maxTokenAge: number | undefined)
   checkKnownOptions(value, OPTION_NAMES, 'refresh.')
   const options = value as RefreshOptions
   const accessTokenLifetime = positive('refresh.accessTokenLifetime', options.accessTokenLifetime, '5m')
+  if (!Number.isInteger(accessTokenLifetime) || accessTokenLifetime > MAX_TOKEN_LIFETIME) {
+    throw new InvalidOptionError('refresh.accessTokenLifetime', `expected whole seconds, at most ${MAX_TOKEN_LIFETIME} (366 days)`)
+  }
   if (maxTokenAge !== undefined && accessTokenLifetime > maxTokenAge) {
     throw new InvalidOptionError('refresh.accessTokenLifetime', `must not exceed maxTokenAge (${maxTokenAge} s): the access tokens would be refused before they expire`)
   }
@@ -112,5 +121,11 @@ function resolveCookie (value: unknown): Readonly<Required<RefreshCookieOptions>
     throw new InvalidOptionError('refresh.cookie.name', 'expected a cookie name (not __Host-: the cookie is scoped to a path)')
   }
   if (typeof header !== 'string' || !COOKIE_NAME.test(header)) throw new InvalidOptionError('refresh.cookie.header', 'expected a header name')
+  // The defence is a header a page of another origin cannot send without a CORS preflight: not
+  // one a plain form or the browser itself sends.
+  const lower = header.toLowerCase()
+  if (BROWSER_HEADERS.has(lower) || lower.startsWith('sec-') || lower.startsWith('proxy-')) {
+    throw new InvalidOptionError('refresh.cookie.header', 'a browser sends this header without a preflight: choose a header of your own, such as "x-refresh"')
+  }
   return Object.freeze({ path, name, header: header.toLowerCase() })
 }

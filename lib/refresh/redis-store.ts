@@ -71,9 +71,14 @@ const KEEP_INDEX = `local function keepIndex (index, id, ttl)
   if redis.call('PTTL', index) < tonumber(ttl) then redis.call('PEXPIRE', index, ttl) end
 end
 `
-// KEYS: the family, its subject's set. ARGV: the family's JSON, its time to live (ms), its id.
+// KEYS: the family, its subject's set. ARGV: the family's JSON, its time to live (ms), its id, the
+// prefix. A login first drops the ids of families that expired: a set kept alive by one long
+// session would otherwise grow with every short one.
 const CREATE = `${KEEP_INDEX}
 if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 0 end
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if redis.call('EXISTS', ARGV[4] .. 'family:' .. member) == 0 then redis.call('SREM', KEYS[2], member) end
+end
 keepIndex(KEYS[2], ARGV[3], ARGV[2])
 return 1`
 // KEYS: the family. ARGV: from, from + 1, at (JSON), time to live (ms), prefix, id.
@@ -139,7 +144,7 @@ export class RedisRefreshStore implements RefreshStore {
   async create (family: RefreshFamily, ttlSeconds: number): Promise<void> {
     const ttl = refreshTtlMilliseconds(ttlSeconds)
     const json = familyJson(family)
-    const reply = await this.#connection.client.eval(CREATE, 2, this.#familyKey(family.id), this.#prefix + subjectIndexKey(family), json, ttl, family.id)
+    const reply = await this.#connection.client.eval(CREATE, 2, this.#familyKey(family.id), this.#prefix + subjectIndexKey(family), json, ttl, family.id, this.#prefix)
     if (reply === 1) return
     throw new Error(reply === 0 ? `${NAME} already holds a family of this id` : `${NAME} got an unexpected reply to its create script`)
   }

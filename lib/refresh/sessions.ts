@@ -36,6 +36,8 @@ export interface RefreshSettings {
   /** The plugin's clock, ms. */
   readonly now: () => number
   readonly issuer: string | undefined
+  /** The extra claims as a token will carry them (the plugin's encodeClaim applied), or a thrown InvalidClaimsError. */
+  readonly encodeClaims: (claims: Record<string, unknown>) => Record<string, unknown>
   /** Signs an access token (the token service's sign). */
   readonly sign: (userid: string, claims: Record<string, unknown>, options: { expiresIn: number, jkt?: string }) => Promise<string>
   /** Revokes the access tokens of a session, for as long as one of them can still be accepted. */
@@ -70,6 +72,10 @@ export class RefreshSessions {
     for (const name of SESSION_CLAIMS) {
       if (Object.hasOwn(claims, name)) throw new InvalidClaimsError(`"${name}" is set by the refresh session: leave it out`)
     }
+    // Stored as every later access token carries them: the encoder runs once, at login.
+    const encoded = this.#settings.encodeClaims(claims)
+    // A lone surrogate survives JSON.stringify but not Redis's JSON decoder: the session could not be refreshed or ended.
+    if (!wellFormed(userid) || !wellFormed(encoded)) throw new InvalidClaimsError('the userid and claims of a refresh session must be well-formed Unicode')
     const { now, maxSessionAge, issuer } = this.#settings
     const at = now()
     const family: RefreshFamily = Object.freeze({
@@ -82,11 +88,11 @@ export class RefreshSessions {
       rotatedAt: at,
       lastUsedAt: at,
       expiresAt: at + maxSessionAge * 1000,
-      claims: Object.freeze({ ...claims }),
+      claims: Object.freeze(encoded),
       jkt
     })
     // The access token first: claims it cannot carry fail before anything is stored.
-    const pair = await this.#pair(family, family.generation)
+    const pair = await this.#pair(family, family.generation, at)
     await this.#use(log, () => this.#settings.store.create(family, this.#ttl(family, at)))
     return pair
   }
@@ -108,20 +114,20 @@ export class RefreshSessions {
     if (parts.generation === family.generation) {
       const { rotated, family: latest } = await this.#use(log, () => store.rotate(family.id, family.generation, at, this.#ttl(family, at)))
       if (latest === null) throw refused('refresh_token_unknown')
-      if (rotated) return await this.#pair(latest, latest.generation)
+      if (rotated) return await this.#pair(latest, latest.generation, at)
       // Another refresh with the same token won the race: the grace below may still apply.
       current = latest
     }
     // Two tabs refreshing at once: the loser gets the winner's refresh token, within the grace.
-    if (parts.generation === current.generation - 1 && at - current.rotatedAt <= reuseGrace * 1000) return await this.#pair(current, current.generation)
+    if (parts.generation === current.generation - 1 && at - current.rotatedAt <= reuseGrace * 1000) return await this.#pair(current, current.generation, at)
     log.warn({ session: current.id, sub: current.sub }, 'a rotated refresh token was used again: its session is ended, access tokens included')
     return await this.#end(current, log, 'refresh_token_reused')
   }
 
-  /** Ends the session `id` and revokes its access tokens; false when there was none. */
-  async end (id: string, log: FastifyBaseLogger): Promise<boolean> {
+  /** Ends the session `id` (of `sub`, when given) and revokes its access tokens; false when there was none. */
+  async end (id: string, log: FastifyBaseLogger, sub?: string): Promise<boolean> {
     const family = await this.#use(log, () => this.#settings.store.get(id))
-    if (family === null) return false
+    if (family === null || (sub !== undefined && family.sub !== sub)) return false
     await this.#endFamily(family, log)
     return true
   }
@@ -143,11 +149,13 @@ export class RefreshSessions {
     await this.#use(log, () => this.#settings.store.delete(family.id))
   }
 
-  async #pair (family: RefreshFamily, generation: number): Promise<TokenPair> {
-    const { accessTokenLifetime, sign } = this.#settings
+  // No access token outlives its session: the last ones expire at its absolute end.
+  async #pair (family: RefreshFamily, generation: number, at: number): Promise<TokenPair> {
+    const { sign } = this.#settings
+    const expiresIn = Math.max(1, Math.min(this.#settings.accessTokenLifetime, Math.floor((family.expiresAt - at) / 1000)))
     const claims = { ...family.claims, sid: family.id, auth_time: Math.floor(family.createdAt / 1000) }
-    const access = await sign(family.sub, claims, family.jkt === null ? { expiresIn: accessTokenLifetime } : { expiresIn: accessTokenLifetime, jkt: family.jkt })
-    return { access_token: access, token_type: family.jkt === null ? 'Bearer' : 'DPoP', expires_in: accessTokenLifetime, refresh_token: refreshTokenOf(family, generation) }
+    const access = await sign(family.sub, claims, family.jkt === null ? { expiresIn } : { expiresIn, jkt: family.jkt })
+    return { access_token: access, token_type: family.jkt === null ? 'Bearer' : 'DPoP', expires_in: expiresIn, refresh_token: refreshTokenOf(family, generation) }
   }
 
   // A family lives until it has been idle for idleTimeout, and never past its absolute end.
@@ -168,4 +176,13 @@ export class RefreshSessions {
     if (this.#outage.active) this.#outage.recovered(log, 'the refresh store answers again')
     return result
   }
+}
+
+// A high surrogate not followed by a low one, or a low one not after a high one.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+function wellFormed (value: unknown): boolean {
+  if (typeof value === 'string') return !LONE_SURROGATE.test(value)
+  if (typeof value !== 'object' || value === null) return true
+  return Object.entries(value).every(([name, item]) => !LONE_SURROGATE.test(name) && wellFormed(item))
 }

@@ -303,11 +303,13 @@ t.test('lifetimes with an injected clock: an idle session ends; none outlives ma
   aging.clock.now = START + 3 * 3_600_000 - 1
   const lastOne = await refreshJson(aging.app, token)
   t.equal(lastOne.statusCode, 200, '1 ms before maxSessionAge')
+  t.equal(lastOne.json().expires_in, 1, 'no access token outlives its session')
+  t.equal(decodeJwt(lastOne.json().access_token).exp, Math.floor((START + 3 * 3_600_000) / 1000))
   aging.clock.now = START + 3 * 3_600_000
   t.strictSame((await refreshJson(aging.app, lastOne.json().refresh_token)).json(), INVALID_GRANT, 'at maxSessionAge')
   t.strictSame(refusals(aging.lines), ['session_expired'])
-  t.equal(await meStatus(aging.app, lastOne.json().access_token), 401, 'its access tokens revoked')
-  t.strictSame(await failureOf(aging.app, lastOne.json().access_token), REVOKED)
+  t.equal(await meStatus(aging.app, lastOne.json().access_token), 401, 'its last access token has expired with it')
+  t.strictSame(await failureOf(aging.app, lastOne.json().access_token), { error: 'invalid_token', reason: 'token_expired', claim: 'exp' })
 })
 
 t.test('reply.forget() ends the session of the access token; revokeAllFor ends every session of the user, no other', async (t) => {
@@ -695,4 +697,14 @@ t.test('a revocation store that cannot write when a reuse ends a session: the re
   t.equal(reuse.statusCode, 503)
   t.equal(reuse.json().code, 'FST_JWT_SECURITY_REVOCATION_FAILED')
   t.equal((await refreshJson(app, second.refresh_token)).statusCode, 200, 'the session is not ended while its access tokens could not be revoked')
+})
+
+t.test('a logout ends the session its token names only when the token\'s subject owns it', async (t) => {
+  const { app } = await refreshApp(t)
+  const alice = await login(app)
+  const sid = decodeJwt(alice.access_token).sid as string
+  const mallory = await app.createJwtToken('mallory', { sid })
+  t.equal((await app.inject({ method: 'POST', url: '/logout', headers: bearer(mallory) })).statusCode, 200)
+  t.equal((await app.listSessions('alice')).length, 1, 'alice\'s session lives on')
+  t.equal((await refreshJson(app, alice.refresh_token)).statusCode, 200)
 })

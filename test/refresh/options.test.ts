@@ -37,7 +37,12 @@ t.test('every mistake is refused, naming its option', async (t) => {
     [{ cookie: { path: '/auth', name: '__Host-refresh' } }, 'refresh.cookie.name'],
     [{ cookie: { path: '/auth', name: 'a b' } }, 'refresh.cookie.name'],
     [{ cookie: { path: '/auth', header: 'x:y' } }, 'refresh.cookie.header'],
-    [{ cookie: { path: '/auth', domain: 'example.com' } }, 'refresh.cookie.domain']
+    [{ cookie: { path: '/auth', domain: 'example.com' } }, 'refresh.cookie.domain'],
+    [{ cookie: { path: '/auth', header: 'Content-Type' } }, 'refresh.cookie.header'],
+    [{ cookie: { path: '/auth', header: 'origin' } }, 'refresh.cookie.header'],
+    [{ cookie: { path: '/auth', header: 'Sec-Fetch-Site' } }, 'refresh.cookie.header'],
+    [{ accessTokenLifetime: 90.5 }, 'refresh.accessTokenLifetime'],
+    [{ accessTokenLifetime: '367d', idleTimeout: '400d', maxSessionAge: '400d' }, 'refresh.accessTokenLifetime']
   ]
   for (const [value, option] of cases) t.throws(() => resolve(value), optionError(option), JSON.stringify(value))
   t.throws(() => resolve({ accessTokenLifetime: '10m' }, 300), optionError('refresh.accessTokenLifetime'), 'longer than maxTokenAge')

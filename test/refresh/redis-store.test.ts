@@ -311,7 +311,7 @@ t.test('each method is one command; unexpected replies and failures reject; bad 
 
   replies.push(1, 'OK', new Error('READONLY You can\'t write against a read only replica.'))
   await store.create(f, 2.5)
-  t.strictSame(calls.pop(), ['eval', [2, `p:family:${f.id}`, 'p:sub:2:abc', JSON.stringify({ generation: 0, rotatedAt: T0, lastUsedAt: T0, id: f.id, sub: 'c', iss: 'ab', secret: SECRET, createdAt: T0, expiresAt: f.expiresAt, claims: f.claims, jkt: null }), 2500, f.id]])
+  t.strictSame(calls.pop(), ['eval', [2, `p:family:${f.id}`, 'p:sub:2:abc', JSON.stringify({ generation: 0, rotatedAt: T0, lastUsedAt: T0, id: f.id, sub: 'c', iss: 'ab', secret: SECRET, createdAt: T0, expiresAt: f.expiresAt, claims: f.claims, jkt: null }), 2500, f.id, 'p:']])
   await t.rejects(store.create(f, 60), { message: 'the Redis refresh store got an unexpected reply to its create script' })
   await t.rejects(store.create(f, 60), { message: /READONLY/ }, 'a Redis error rejects')
 
@@ -372,4 +372,14 @@ t.test('options are checked', async (t) => {
   for (const [options, message] of bad) t.throws(() => new RedisRefreshStore(options as never), { code: 'FST_JWT_SECURITY_INVALID_OPTION', message }, String(message))
   t.ok(new RedisRefreshStore({ url: 'rediss://cache.internal:6380/0', prefix: '', timeout: '2s' }), 'a TLS URL, an empty prefix and a duration string')
   await t.rejects(new RedisRefreshStore({ url: 'redis://127.0.0.1:6379' }).get('id'), { message: 'the Redis refresh store is not initialised: register it with the plugin' })
+})
+
+t.test('a login drops the ids of the subject\'s expired families: the set does not grow with short sessions', async (t) => {
+  const { client, stores: [store] } = await redisWithStores(t)
+  await store.create(family(), 60)
+  for (let index = 0; index < 5; index++) await store.create(family(), 0.05)
+  t.equal(await client.scard(ALICE_INDEX), 6)
+  await new Promise((resolve) => setTimeout(resolve, 120))
+  await store.create(family(), 60)
+  t.equal(await client.scard(ALICE_INDEX), 2, 'the long session and the new one')
 })

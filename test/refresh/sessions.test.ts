@@ -4,6 +4,7 @@ import { MemoryRefreshStore } from '../../lib/refresh/memory-store.js'
 import { parseRefreshToken } from '../../lib/refresh/refresh-token.js'
 import { RefreshSessions, type RefreshSettings } from '../../lib/refresh/sessions.js'
 import type { RefreshStore } from '../../lib/refresh/store.js'
+import { toTokenClaims } from '../../lib/tokens/claims.js'
 
 // The rules of refresh-token sessions, with a memory store and an injected clock: rotation, the
 // grace of a race, reuse ending the session, idle and absolute lifetimes, DPoP binding, outages.
@@ -37,6 +38,7 @@ function harness (overrides: Partial<RefreshSettings> = {}): Harness {
     now: () => clock,
     issuer: ISSUER,
     // The access token, readable: what it would carry, and how it would be signed.
+    encodeClaims: (claims) => toTokenClaims(claims, null),
     sign: async (userid, claims, options) => JSON.stringify({ userid, claims, options, signed: ++signed }),
     revokeSession: async (sid, iss) => { revoked.push(`${sid}@${iss}`) },
     ...overrides
@@ -213,4 +215,25 @@ t.test('a family ended between the read and the rotation is unknown', async (t) 
   const { sessions, log } = harness({ store })
   const pair = await sessions.open('alice', {}, null, log)
   t.equal(await reasonOf(sessions.refresh({ token: pair.refresh_token, jkt: null, log })), 'FST_JWT_SECURITY_INVALID_GRANT refresh_token_unknown')
+})
+
+t.test('claims are encoded once, at login, as every later access token carries them; ill-formed Unicode is refused', async (t) => {
+  const { sessions, log } = harness({ encodeClaims: (claims) => toTokenClaims(claims, (value) => value instanceof Date ? Math.floor(value.getTime() / 1000) : value) })
+  const pair = await sessions.open('alice', { since: new Date('2029-12-01T00:00:00Z') }, null, log)
+  const refreshed = await sessions.refresh({ token: pair.refresh_token, jkt: null, log })
+  t.equal(JSON.parse(pair.access_token).claims.since, 1_890_777_600)
+  t.equal(JSON.parse(refreshed.access_token).claims.since, 1_890_777_600, 'the same after a refresh')
+  for (const [userid, claims] of [['al\ud800ice', {}], ['alice', { name: 'x\udc00' }], ['alice', { '\ud800': 1 }], ['alice', { nested: ['\ud83d'] }]] as const) {
+    await t.rejects(sessions.open(userid, claims, null, log), { code: 'FST_JWT_SECURITY_INVALID_CLAIMS', message: /well-formed Unicode/ }, JSON.stringify(userid))
+  }
+  t.ok(await sessions.open('al\ud83d\ude00ice', { emoji: '\ud83d\ude00' }, null, log), 'a surrogate pair is fine')
+})
+
+t.test('a session is ended for its own subject only', async (t) => {
+  const { sessions, log } = harness()
+  const pair = await sessions.open('alice', {}, null, log)
+  const id = parseRefreshToken(pair.refresh_token)?.familyId as string
+  t.equal(await sessions.end(id, log, 'mallory'), false)
+  t.equal((await sessions.list('alice', log)).length, 1)
+  t.equal(await sessions.end(id, log, 'alice'), true)
 })
