@@ -35,4 +35,6 @@ app.post('/login', async (request) => {
 
 declare const context: PolicyContext
 expectType<boolean>(context.dpop.acceptsScheme)
+expectType<DpopMode>(context.dpop.ownMode)
+expectType<void>(context.dpop.readsScheme())
 expectType<AuthFailure | null>(context.dpop.bearerFailure(Object.freeze({ sub: 'alice', iat: 1 })))

@@ -56,3 +56,15 @@ export function checkAudience (option: string, value: unknown): string | readonl
   }
   throw new InvalidOptionError(option, 'expected a non-empty string or a non-empty array of them (regular expressions are not accepted)')
 }
+
+/**
+ * The options every in-memory store takes: its capacity, under the name `capacityName` (a positive
+ * integer, default 100,000), and `now`, its clock in milliseconds (default `Date.now`).
+ */
+export function resolveMemoryStoreOptions (options: unknown, names: ReadonlySet<string>, capacityName: string): { capacity: number, now: () => number } {
+  checkKnownOptions(options, names)
+  const { [capacityName]: capacity = 100_000, now = Date.now } = options as Record<string, unknown>
+  if (!Number.isSafeInteger(capacity) || (capacity as number) < 1) throw new InvalidOptionError(capacityName, 'expected a positive integer')
+  if (typeof now !== 'function') throw new InvalidOptionError('now', 'expected a function returning milliseconds')
+  return { capacity: capacity as number, now: now as () => number }
+}

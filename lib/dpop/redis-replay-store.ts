@@ -1,6 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { checkKnownOptions, type Duration } from '../config/option-checks.js'
-import { InvalidOptionError } from '../errors.js'
 import { RedisConnection, type RedisStoreRole } from '../redis/connection.js'
 import { replayTtlSeconds, type DpopReplayStore } from './replay-store.js'
 
@@ -46,6 +45,7 @@ export interface RedisDpopReplayStoreOptions {
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(['url', 'client', 'prefix', 'timeout'])
 const ROLE: RedisStoreRole = {
+  defaultPrefix: 'fastify-jwt-security:dpop:',
   name: 'the Redis DPoP replay store',
   whileDown: 'requests with DPoP proofs are refused (503)',
   commands: ['set'],
@@ -73,10 +73,8 @@ export class RedisDpopReplayStore implements DpopReplayStore {
 
   constructor (options: RedisDpopReplayStoreOptions) {
     checkKnownOptions(options, OPTION_NAMES)
-    const { prefix = 'fastify-jwt-security:dpop:' } = options
     this.#connection = new RedisConnection(options, ROLE)
-    if (typeof prefix !== 'string') throw new InvalidOptionError('prefix', 'expected a string')
-    this.#prefix = prefix
+    this.#prefix = this.#connection.prefix
   }
 
   /**

@@ -1,6 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { checkKnownOptions } from '../config/option-checks.js'
-import { InvalidOptionError } from '../errors.js'
+import { resolveMemoryStoreOptions } from '../config/option-checks.js'
 
 /**
  * Where the `jti` of accepted DPoP proofs are remembered, so that a proof sent twice is refused
@@ -93,11 +92,8 @@ export class MemoryDpopReplayStore implements DpopReplayStore {
   readonly #now: () => number
 
   constructor (options: MemoryDpopReplayStoreOptions = {}) {
-    checkKnownOptions(options, OPTION_NAMES)
-    const { maxEntries = 100_000, now = Date.now } = options
-    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new InvalidOptionError('maxEntries', 'expected a positive integer')
-    if (typeof now !== 'function') throw new InvalidOptionError('now', 'expected a function returning milliseconds')
-    this.#maxEntries = maxEntries
+    const { capacity, now } = resolveMemoryStoreOptions(options, OPTION_NAMES, 'maxEntries')
+    this.#maxEntries = capacity
     this.#now = now
   }
 

@@ -6,6 +6,7 @@ import { InvalidOptionError } from '../errors.js'
 export interface RedisConnectionOptions {
   url?: string
   client?: unknown
+  prefix?: string
   timeout?: Duration
 }
 
@@ -22,6 +23,8 @@ export interface RedisStoreRole {
    * given to a store's module (tap's mockImport) does not reach the TypeScript modules it imports.
    */
   readonly importIoredis: () => Promise<{ Redis: typeof import('ioredis').Redis }>
+  /** The prefix of the store's keys when its options give none: `'fastify-jwt-security:'`. */
+  readonly defaultPrefix: string
 }
 
 interface OwnedClient {
@@ -39,6 +42,8 @@ const LOG_INTERVAL = 10_000
  * or one of the app's, which it only uses.
  */
 export class RedisConnection<Client extends object> {
+  /** The prefix of every key of the store. */
+  readonly prefix: string
   readonly #role: RedisStoreRole
   readonly #url: string | null
   readonly #timeout: number
@@ -56,6 +61,9 @@ export class RedisConnection<Client extends object> {
     if (client !== undefined && options.timeout !== undefined) throw new InvalidOptionError('timeout', 'applies to the client created from url: set commandTimeout on your own client')
     const seconds = toSeconds('timeout', timeout)
     if (seconds <= 0) throw new InvalidOptionError('timeout', 'must be more than 0 seconds')
+    const { prefix = role.defaultPrefix } = options
+    if (typeof prefix !== 'string') throw new InvalidOptionError('prefix', 'expected a string')
+    this.prefix = prefix
     this.#role = role
     this.#timeout = Math.round(seconds * 1000)
     this.#url = url ?? null

@@ -1,5 +1,4 @@
-import { checkKnownOptions } from '../config/option-checks.js'
-import { InvalidOptionError } from '../errors.js'
+import { resolveMemoryStoreOptions } from '../config/option-checks.js'
 import type { RefreshFamily, RefreshRotation, RefreshStore } from './store.js'
 
 /**
@@ -126,11 +125,8 @@ export class MemoryRefreshStore implements RefreshStore {
   readonly #now: () => number
 
   constructor (options: MemoryRefreshStoreOptions = {}) {
-    checkKnownOptions(options, OPTION_NAMES)
-    const { maxFamilies = 100_000, now = Date.now } = options
-    if (!Number.isSafeInteger(maxFamilies) || maxFamilies < 1) throw new InvalidOptionError('maxFamilies', 'expected a positive integer')
-    if (typeof now !== 'function') throw new InvalidOptionError('now', 'expected a function returning milliseconds')
-    this.#maxFamilies = maxFamilies
+    const { capacity, now } = resolveMemoryStoreOptions(options, OPTION_NAMES, 'maxFamilies')
+    this.#maxFamilies = capacity
     this.#now = now
   }
 

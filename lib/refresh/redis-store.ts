@@ -1,6 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { checkKnownOptions, type Duration } from '../config/option-checks.js'
-import { InvalidOptionError } from '../errors.js'
 import { RedisConnection, type RedisStoreRole } from '../redis/connection.js'
 import { checkRotation, familyJson, parseFamily, refreshTtlMilliseconds, subjectIndexKey } from './memory-store.js'
 import type { RefreshFamily, RefreshRotation, RefreshStore } from './store.js'
@@ -51,6 +50,7 @@ export interface RedisRefreshStoreOptions {
 const OPTION_NAMES: ReadonlySet<string> = new Set(['url', 'client', 'prefix', 'timeout'])
 const NAME = 'the Redis refresh store'
 const ROLE: RedisStoreRole = {
+  defaultPrefix: 'fastify-jwt-security:refresh:',
   name: NAME,
   whileDown: 'refreshes are refused (503)',
   commands: ['get', 'mget', 'smembers', 'srem', 'eval'],
@@ -126,10 +126,8 @@ export class RedisRefreshStore implements RefreshStore {
 
   constructor (options: RedisRefreshStoreOptions) {
     checkKnownOptions(options, OPTION_NAMES)
-    const { prefix = 'fastify-jwt-security:refresh:' } = options
     this.#connection = new RedisConnection(options, ROLE)
-    if (typeof prefix !== 'string') throw new InvalidOptionError('prefix', 'expected a string')
-    this.#prefix = prefix
+    this.#prefix = this.#connection.prefix
   }
 
   /**

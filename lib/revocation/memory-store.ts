@@ -1,5 +1,5 @@
-import { InvalidOptionError, RevocationStoreFullError } from '../errors.js'
-import { checkKnownOptions } from '../config/option-checks.js'
+import { RevocationStoreFullError } from '../errors.js'
+import { resolveMemoryStoreOptions } from '../config/option-checks.js'
 import { sessionKey, subjectKey, tokenKey, type RevocationQuery, type RevocationStore, type RevokedSession, type RevokedSubject, type RevokedToken } from './store.js'
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(['maxEntries', 'now'])
@@ -47,11 +47,8 @@ export class MemoryRevocationStore implements RevocationStore {
   readonly #now: () => number
 
   constructor (options: MemoryRevocationStoreOptions = {}) {
-    checkKnownOptions(options, OPTION_NAMES)
-    const { maxEntries = 100_000, now = Date.now } = options
-    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new InvalidOptionError('maxEntries', 'expected a positive integer')
-    if (typeof now !== 'function') throw new InvalidOptionError('now', 'expected a function returning milliseconds')
-    this.#maxEntries = maxEntries
+    const { capacity, now } = resolveMemoryStoreOptions(options, OPTION_NAMES, 'maxEntries')
+    this.#maxEntries = capacity
     this.#now = now
   }
 

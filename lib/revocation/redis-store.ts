@@ -53,6 +53,7 @@ export interface RedisRevocationStoreOptions {
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(['url', 'client', 'prefix', 'timeout', 'failOpen'])
 const ROLE: RedisStoreRole = {
+  defaultPrefix: 'fastify-jwt-security:',
   name: 'the Redis revocation store',
   whileDown: 'requests with tokens are refused (503)',
   commands: ['mget', 'set', 'eval'],
@@ -84,11 +85,10 @@ export class RedisRevocationStore implements RevocationStore {
 
   constructor (options: RedisRevocationStoreOptions) {
     checkKnownOptions(options, OPTION_NAMES)
-    const { prefix = 'fastify-jwt-security:', failOpen = false } = options
+    const { failOpen = false } = options
     this.#connection = new RedisConnection(options, ROLE)
-    if (typeof prefix !== 'string') throw new InvalidOptionError('prefix', 'expected a string')
     if (typeof failOpen !== 'boolean') throw new InvalidOptionError('failOpen', 'expected true or false')
-    this.#prefix = prefix
+    this.#prefix = this.#connection.prefix
     this.failOpen = failOpen
   }
 

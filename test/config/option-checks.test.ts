@@ -1,5 +1,5 @@
 import t from 'tap'
-import { toSeconds } from '../../lib/config/option-checks.js'
+import { resolveMemoryStoreOptions, toSeconds } from '../../lib/config/option-checks.js'
 import { caught } from '../helpers/errors.js'
 
 t.test('numbers are seconds', async (t) => {
@@ -22,4 +22,16 @@ t.test('anything else is a coded TypeError naming the option', async (t) => {
     t.match(error.message, /"leeway"/)
     t.ok(error instanceof TypeError)
   }
+})
+
+t.test('resolveMemoryStoreOptions: a capacity under the store\'s own name, and a clock', async (t) => {
+  const names = new Set(['maxThings', 'now'])
+  const clock = () => 42
+  t.same(resolveMemoryStoreOptions({}, names, 'maxThings'), { capacity: 100_000, now: Date.now })
+  t.same(resolveMemoryStoreOptions({ maxThings: 3, now: clock }, names, 'maxThings'), { capacity: 3, now: clock })
+  for (const capacity of [0, -1, 1.5, '10', Number.MAX_SAFE_INTEGER + 2]) {
+    t.throws(() => resolveMemoryStoreOptions({ maxThings: capacity }, names, 'maxThings'), { message: /^Invalid option "maxThings"/ }, String(capacity))
+  }
+  t.throws(() => resolveMemoryStoreOptions({ now: 5 }, names, 'maxThings'), { message: /^Invalid option "now"/ })
+  t.throws(() => resolveMemoryStoreOptions({ maxEntries: 5 }, names, 'maxThings'), { message: /^Invalid option "maxEntries": unknown option/ })
 })

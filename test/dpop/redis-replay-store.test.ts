@@ -1,24 +1,10 @@
-import Fastify, { type FastifyBaseLogger } from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { RedisDpopReplayStore, type RedisDpopClientLike } from '../../lib/dpop/redis-replay-store.js'
 import { startRedis } from '../helpers/redis-server.js'
+import { capturingLog, until, type LogLine } from '../helpers/store-tests.js'
 
 // A real Redis server: what one store instance records, another on the same Redis sees at once.
-
-interface LogLine { level: number, msg: string }
-
-function capturingLog (lines: LogLine[] = []): FastifyBaseLogger {
-  return Fastify({ logger: { level: 'info', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } }).log
-}
-
-async function until (condition: () => boolean | Promise<boolean>, attempts = 60): Promise<boolean> {
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    if (await condition()) return true
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  return false
-}
 
 t.test('two stores on one Redis: a proof accepted by one is a replay for the other, even at the same moment', async (t) => {
   const redis = await startRedis()

@@ -1,7 +1,8 @@
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import jwtSecurity, { RedisRefreshStore, RedisRevocationStore, type TokenPair } from '../../lib/index.js'
 import { SECRET } from '../helpers/app.js'
+import { login, refreshJson as refresh } from '../helpers/refresh-requests.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { systemTestSkip } from '../helpers/system-tests.js'
 
@@ -38,16 +39,6 @@ async function instance (t: Test, redis: RedisServer): Promise<FastifyInstance> 
 
 async function twoInstances (t: Test, redis: RedisServer): Promise<[FastifyInstance, FastifyInstance]> {
   return [await instance(t, redis), await instance(t, redis)]
-}
-
-async function login (app: FastifyInstance, username = 'alice'): Promise<TokenPair> {
-  const response = await app.inject({ method: 'POST', url: '/login', payload: { username } })
-  if (response.statusCode !== 200) throw new Error(`login failed: ${response.body}`)
-  return response.json()
-}
-
-async function refresh (app: FastifyInstance, token: string): Promise<LightMyRequestResponse> {
-  return await app.inject({ method: 'POST', url: '/auth/refresh', payload: { grant_type: 'refresh_token', refresh_token: token } })
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })

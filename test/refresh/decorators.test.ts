@@ -6,6 +6,7 @@ import jwtSecurity, {
   MemoryDpopReplayStore, MemoryRefreshStore, MemoryRevocationStore, NO_PERMISSION_REQUIRED, type JwtSecurityOptions, type RefreshFamily, type RefreshOptions, type RefreshStore, type TokenPair
 } from '../../lib/index.js'
 import { SECRET } from '../helpers/app.js'
+import { login, refreshJson } from '../helpers/refresh-requests.js'
 import { DpopClient, PUBLIC_ORIGIN } from '../helpers/dpop-client.js'
 import { keyPair } from '../helpers/keys.js'
 
@@ -79,16 +80,6 @@ async function refreshApp (t: Test, {
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
-
-async function login (app: FastifyInstance, username = 'alice'): Promise<TokenPair> {
-  const response = await app.inject({ method: 'POST', url: '/login', payload: { username } })
-  if (response.statusCode !== 200) throw new Error(`login failed: ${response.body}`)
-  return response.json()
-}
-
-async function refreshJson (app: FastifyInstance, token: string): Promise<LightMyRequestResponse> {
-  return await app.inject({ method: 'POST', url: '/auth/refresh', payload: { grant_type: 'refresh_token', refresh_token: token } })
-}
 
 async function refreshForm (app: FastifyInstance, parameters: Record<string, string>): Promise<LightMyRequestResponse> {
   return await app.inject({

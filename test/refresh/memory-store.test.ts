@@ -1,32 +1,14 @@
 import t from 'tap'
 import { MemoryRefreshStore } from '../../lib/refresh/memory-store.js'
 import type { RefreshFamily } from '../../lib/refresh/store.js'
-
-const T0 = 1_800_000_000_000
+import { refreshFamily, T0 } from '../helpers/store-tests.js'
 
 function clocked (options: { maxFamilies?: number } = {}) {
   const clock = { now: T0 }
   return { clock, store: new MemoryRefreshStore({ ...options, now: () => clock.now }) }
 }
 
-let counter = 0
-function family (overrides: Partial<RefreshFamily> = {}): RefreshFamily {
-  counter++
-  return {
-    id: `family-${counter}`.padEnd(22, 'x'),
-    sub: 'alice',
-    iss: 'https://issuer.example',
-    secret: 's'.repeat(43),
-    generation: 0,
-    createdAt: T0,
-    rotatedAt: T0,
-    lastUsedAt: T0,
-    expiresAt: T0 + 30 * 86_400_000,
-    claims: { roles: ['admin'], org: { id: 7 } },
-    jkt: null,
-    ...overrides
-  }
-}
+const family = refreshFamily
 
 const ids = (families: readonly RefreshFamily[]) => families.map(({ id }) => id).sort()
 

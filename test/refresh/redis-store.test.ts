@@ -1,48 +1,15 @@
-import Fastify, { type FastifyBaseLogger } from 'fastify'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { RedisRefreshStore, type RedisRefreshClientLike } from '../../lib/refresh/redis-store.js'
 import type { RefreshFamily } from '../../lib/refresh/store.js'
 import { startRedis } from '../helpers/redis-server.js'
+import { capturingLog, FAMILY_SECRET, refreshFamily, T0, until, type LogLine } from '../helpers/store-tests.js'
 
 // A real Redis server: what one store instance writes, another on the same Redis sees at once.
 
-const T0 = 1_800_000_000_000
 const PREFIX = 'fastify-jwt-security:refresh:'
-const SECRET = 'S3cr3t'.padEnd(43, 'q')
-
-interface LogLine { level: number, msg: string }
-
-function capturingLog (lines: LogLine[] = []): FastifyBaseLogger {
-  return Fastify({ logger: { level: 'info', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } }).log
-}
-
-async function until (condition: () => boolean | Promise<boolean>, attempts = 60): Promise<boolean> {
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    if (await condition()) return true
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  return false
-}
-
-let counter = 0
-function family (overrides: Partial<RefreshFamily> = {}): RefreshFamily {
-  counter++
-  return {
-    id: `family-${counter}`.padEnd(22, 'x'),
-    sub: 'alice',
-    iss: 'https://issuer.example',
-    secret: SECRET,
-    generation: 0,
-    createdAt: T0,
-    rotatedAt: T0,
-    lastUsedAt: T0,
-    expiresAt: T0 + 30 * 86_400_000,
-    claims: { roles: ['admin'] },
-    jkt: null,
-    ...overrides
-  }
-}
+const SECRET = FAMILY_SECRET
+const family = refreshFamily
 
 const ids = (families: readonly RefreshFamily[]) => families.map(({ id }) => id).sort()
 const ALICE = { sub: 'alice', iss: 'https://issuer.example' }
