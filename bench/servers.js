@@ -100,6 +100,7 @@ const servers = {
     app.decorateRequest(Symbol('rootContext'), null)
     app.decorateRequest('hasPermission', function () {})
     app.decorateRequest('createJwtToken', function () {})
+    app.decorateRequest('dpopProof', function () {})
     app.decorateReply('remember', async function () {})
     app.decorateReply('forget', async function () {})
     app.addHook('onRequest', (request, reply, done) => { done() })
